@@ -1,0 +1,3 @@
+//! Image files (JPEG, PNG) to frames: decoding, EXIF orientation, letterboxing.
+//!
+//! (Filled in by the gallery work.)

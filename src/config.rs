@@ -1,0 +1,1 @@
+//! Configuration: CLI flags and `framecast.toml`.

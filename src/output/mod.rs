@@ -1,0 +1,1 @@
+//! Outputs: how viewers watch a stream.

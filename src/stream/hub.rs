@@ -1,0 +1,160 @@
+//! The hub: every stream of a server, by id.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{pump, Processor, Publisher, Stream, StreamId};
+use crate::error::{Error, ErrorKind, Result};
+
+/// Settings shared by all streams of a hub.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Default publisher queue length (frames).
+    pub queue: usize,
+    /// JPEG quality for encoded renditions (1-100).
+    pub jpeg_quality: u8,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            queue: 10,
+            jpeg_quality: crate::codec::jpeg::DEFAULT_QUALITY,
+        }
+    }
+}
+
+/// How to create one stream.
+pub struct StreamOptions {
+    /// What feeds it, for the dashboard (`pattern`, `gallery:DIR`, `push` …).
+    pub source: String,
+    /// Queue length; the hub's default when `None`.
+    pub queue: Option<usize>,
+    /// Processors run on every frame, in order.
+    pub processors: Vec<Box<dyn Processor>>,
+}
+
+impl StreamOptions {
+    /// Options with a source name and the defaults for the rest.
+    pub fn new(source: impl Into<String>) -> Self {
+        StreamOptions {
+            source: source.into(),
+            queue: None,
+            processors: Vec::new(),
+        }
+    }
+}
+
+struct Entry {
+    stream: Arc<Stream>,
+    publisher: Publisher,
+}
+
+/// All streams of a server.
+pub struct Hub {
+    streams: RwLock<BTreeMap<StreamId, Entry>>,
+    config: HubConfig,
+    shutdown: CancellationToken,
+}
+
+impl Hub {
+    /// An empty hub.
+    pub fn new(config: HubConfig) -> Arc<Self> {
+        Arc::new(Hub {
+            streams: RwLock::new(BTreeMap::new()),
+            config,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    /// The hub's settings.
+    pub fn config(&self) -> &HubConfig {
+        &self.config
+    }
+
+    /// Cancelled when the server shuts down; sources stop on it.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Create a stream; 409 if one with this id exists. Needs a tokio runtime.
+    pub fn create(&self, id: StreamId, opts: StreamOptions) -> Result<Publisher> {
+        let mut streams = self.streams.write();
+        if streams.contains_key(&id) {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("stream {id:?} already exists"),
+            ));
+        }
+        let queue = opts.queue.unwrap_or(self.config.queue).max(1);
+        let stream = Arc::new(Stream::new(
+            id.clone(),
+            &opts.source,
+            self.config.jpeg_quality,
+        ));
+        let (tx, rx) = mpsc::channel(queue);
+        let token = self.shutdown.child_token();
+        tokio::spawn(pump::run(stream.clone(), rx, opts.processors, token));
+        let publisher = Publisher::new(stream.clone(), tx);
+        streams.insert(
+            id,
+            Entry {
+                stream,
+                publisher: publisher.clone(),
+            },
+        );
+        Ok(publisher)
+    }
+
+    /// The publisher of an existing stream.
+    pub fn publisher(&self, id: &StreamId) -> Option<Publisher> {
+        self.streams.read().get(id).map(|e| e.publisher.clone())
+    }
+
+    /// The publisher of stream `id`, creating it with `source` if it does not exist.
+    pub fn publisher_or_create(&self, id: &StreamId, source: &str) -> Result<Publisher> {
+        if let Some(p) = self.publisher(id) {
+            return Ok(p);
+        }
+        match self.create(id.clone(), StreamOptions::new(source)) {
+            Err(e) if e.kind() == ErrorKind::Conflict => self
+                .publisher(id)
+                .ok_or_else(|| Error::internal("stream vanished while being created")),
+            r => r,
+        }
+    }
+
+    /// A stream by id.
+    pub fn get(&self, id: &StreamId) -> Option<Arc<Stream>> {
+        self.streams.read().get(id).map(|e| e.stream.clone())
+    }
+
+    /// A stream by id, or a 404 error naming it.
+    pub fn require(&self, id: &StreamId) -> Result<Arc<Stream>> {
+        self.get(id)
+            .ok_or_else(|| Error::not_found(format!("no stream named {:?}", id.as_str())))
+    }
+
+    /// Every stream, sorted by id.
+    pub fn list(&self) -> Vec<Arc<Stream>> {
+        self.streams
+            .read()
+            .values()
+            .map(|e| e.stream.clone())
+            .collect()
+    }
+
+    /// Remove a stream; its pump stops once its publishers are dropped.
+    pub fn remove(&self, id: &StreamId) -> bool {
+        self.streams.write().remove(id).is_some()
+    }
+
+    /// Stop every pump and source.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+}
