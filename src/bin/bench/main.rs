@@ -2,16 +2,19 @@
 //! server process on loopback.
 //!
 //! ```text
-//! framecast-bench mjpeg  [options]   MJPEG / WebSocket viewers (see `mjpeg --help`)
+//! framecast-bench mjpeg  [options]   MJPEG viewers (see `mjpeg --help`)
+//! framecast-bench ws     [options]   WebSocket viewers (same options)
+//! framecast-bench jpeg   [options]   JPEG encode time of a 720p demo frame
 //! framecast-bench webrtc [options]   WebRTC (WHEP) viewers
 //! framecast-bench hls    [options]   HLS clients and segment latency
 //! ```
 
+mod mjpeg;
 mod proc_stats;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: framecast-bench <mjpeg|webrtc|hls> [options]  (framecast-bench <cmd> --help)";
+const USAGE: &str = "usage: framecast-bench <mjpeg|ws|jpeg|webrtc|hls> [options]  (framecast-bench <cmd> --help)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -26,6 +29,9 @@ async fn main() -> ExitCode {
             println!("{USAGE}");
             Ok(())
         }
+        "mjpeg" => mjpeg::run(args).await,
+        "ws" => mjpeg::run_ws(args).await,
+        "jpeg" => mjpeg::jpeg::run(args),
         _ => Err(anyhow::anyhow!("unknown benchmark {cmd:?}\n{USAGE}")),
     };
     match result {

@@ -1,0 +1,91 @@
+//! `framecast-bench jpeg`: JPEG encode time of the 720p demo pattern, and
+//! the pre-encoded 720p JPEGs the push and gallery benchmarks feed.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use clap::Parser;
+use framecast::codec::jpeg::{encode, DEFAULT_QUALITY};
+use framecast::source::pattern::PatternRenderer;
+
+use crate::proc_stats::percentile;
+
+/// Encode the demo pattern frame N times and report ms per frame.
+#[derive(Parser, Debug)]
+#[command(name = "framecast-bench jpeg")]
+struct Opts {
+    /// Frames to encode.
+    #[arg(long, default_value_t = 300)]
+    frames: u64,
+    /// JPEG quality (1-100).
+    #[arg(long, default_value_t = DEFAULT_QUALITY)]
+    quality: u8,
+    /// Frame width.
+    #[arg(long, default_value_t = 1280)]
+    width: u32,
+    /// Frame height.
+    #[arg(long, default_value_t = 720)]
+    height: u32,
+}
+
+/// Run the JPEG encode benchmark.
+pub fn run(args: Vec<String>) -> anyhow::Result<()> {
+    let o = Opts::parse_from(std::iter::once("jpeg".to_string()).chain(args));
+    let r = PatternRenderer::new(o.width, o.height);
+    let mut ms = Vec::with_capacity(o.frames as usize);
+    let mut bytes = 0usize;
+    for n in 0..o.frames.max(1) {
+        let frame = r.render(n, &format!("12:00:{:02}.{:03}", n / 30 % 60, n % 1000));
+        let t = Instant::now();
+        let jpeg = encode(&frame, o.quality)?;
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        bytes += jpeg.len();
+    }
+    ms.sort_by(f64::total_cmp);
+    println!(
+        "| encode {}x{} q{} | frames | min ms | median ms | p99 ms | mean KiB |",
+        o.width, o.height, o.quality
+    );
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| jpeg-encoder (simd; avx2: {}) | {} | {:.2} | {:.2} | {:.2} | {:.0} |",
+        avx2(),
+        ms.len(),
+        ms[0],
+        percentile(&ms, 50.0),
+        percentile(&ms, 99.0),
+        bytes as f64 / ms.len() as f64 / 1024.0
+    );
+    Ok(())
+}
+
+fn avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `count` distinct 1280x720 demo frames encoded at the default quality.
+pub fn demo_jpegs(count: u64) -> anyhow::Result<Vec<Bytes>> {
+    let r = PatternRenderer::new(1280, 720);
+    (0..count.max(1))
+        .map(|n| {
+            let f = r.render(n, &format!("12:00:00.{:03}", n * 33 % 1000));
+            Ok::<_, anyhow::Error>(encode(&f, DEFAULT_QUALITY)?)
+        })
+        .collect()
+}
+
+/// Write `jpegs` as `frame-NNN.jpg` files into `dir`.
+pub fn write_gallery(dir: &std::path::Path, jpegs: &[Bytes]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for (i, j) in jpegs.iter().enumerate() {
+        std::fs::write(dir.join(format!("frame-{i:03}.jpg")), j)?;
+    }
+    Ok(())
+}
