@@ -14,7 +14,8 @@ mod proc_stats;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: framecast-bench <mjpeg|ws|jpeg|webrtc|hls> [options]  (framecast-bench <cmd> --help)";
+const USAGE: &str =
+    "usage: framecast-bench <mjpeg|ws|jpeg|webrtc|hls> [options]  (framecast-bench <cmd> --help)";
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -64,6 +64,10 @@ struct Opts {
     /// Frame rate of the push and gallery feeds.
     #[arg(long, default_value_t = 30.0)]
     fps: f64,
+    /// Grain added to the push/gallery JPEGs so they are photo-sized
+    /// (0 = plain demo frames, about 30 KiB).
+    #[arg(long, default_value_t = 12)]
+    grain: u8,
 }
 
 /// One run's figures.
@@ -134,7 +138,11 @@ fn table_row(r: &RunResult) -> String {
     } else {
         String::new()
     };
-    let proto = if r.proto == Proto::Mjpeg { "MJPEG" } else { "WS" };
+    let proto = if r.proto == Proto::Mjpeg {
+        "MJPEG"
+    } else {
+        "WS"
+    };
     let source = format!("{:?}", r.source).to_lowercase();
     format!(
         "| {proto} | {source} | {}{failed} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} / {} | {:.0} |",
@@ -174,7 +182,7 @@ async fn start_feed(o: &Opts, source: Source) -> anyhow::Result<Feed> {
         Source::Push => {
             let server = ServerProcess::start(bin, &["--push", "p"]).await?;
             let addr = addr_of(&server);
-            let jpegs = jpeg_set()?;
+            let jpegs = jpeg_set(o.grain)?;
             let pusher = tokio::spawn(http::push_loop(
                 addr,
                 "p".into(),
@@ -192,7 +200,7 @@ async fn start_feed(o: &Opts, source: Source) -> anyhow::Result<Feed> {
         }
         Source::Gallery => {
             let dir = TempDir::new()?;
-            jpeg::write_gallery(&dir.0.join("img"), &jpeg_set()?)?;
+            jpeg::write_gallery(&dir.0.join("img"), &jpeg_set(o.grain)?)?;
             let cfg = dir.0.join("framecast.toml");
             std::fs::write(&cfg, gallery_config(&dir.0.join("img"), o.fps))?;
             let cfg = cfg.to_string_lossy().to_string();
@@ -210,8 +218,11 @@ async fn start_feed(o: &Opts, source: Source) -> anyhow::Result<Feed> {
 }
 
 /// 30 distinct pre-encoded 1280x720 JPEGs.
-fn jpeg_set() -> anyhow::Result<Vec<bytes::Bytes>> {
-    jpeg::demo_jpegs(30)
+fn jpeg_set(grain: u8) -> anyhow::Result<Vec<bytes::Bytes>> {
+    let set = jpeg::demo_jpegs(30, grain)?;
+    let kib = set.iter().map(|j| j.len()).sum::<usize>() as f64 / set.len() as f64 / 1024.0;
+    eprintln!("feed: 30 JPEGs of 1280x720, mean {kib:.0} KiB (grain {grain})");
+    Ok(set)
 }
 
 /// A config with one gallery stream `g` playing `dir` at `fps`.
@@ -265,7 +276,10 @@ async fn run_once(o: &Opts, proto: Proto, source: Source, n: usize) -> anyhow::R
     let mut rss_max: f64 = 0.0;
     while Instant::now() < end {
         rss_max = rss_max.max(rss_mib(pid)?);
-        tokio::time::sleep(Duration::from_millis(250).min(end.saturating_duration_since(Instant::now()))).await;
+        tokio::time::sleep(
+            Duration::from_millis(250).min(end.saturating_duration_since(Instant::now())),
+        )
+        .await;
     }
     let (cpu, bench_cpu) = (cpu.percent()?, me.percent()?);
     rss_max = rss_max.max(rss_mib(pid)?);

@@ -421,7 +421,10 @@ mod tests {
 
     #[test]
     fn ts_us_is_read_from_frameinfo() {
-        assert_eq!(ts_us(br#"{"type":"frame","ts_us":1234,"seq":1}"#), Some(1234));
+        assert_eq!(
+            ts_us(br#"{"type":"frame","ts_us":1234,"seq":1}"#),
+            Some(1234)
+        );
         assert_eq!(ts_us(br#"{"type":"frame"}"#), None);
     }
 }
