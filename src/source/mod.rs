@@ -1,1 +1,2 @@
 //! Sources: what feeds a stream.
+pub mod gallery;
