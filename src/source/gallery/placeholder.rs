@@ -16,10 +16,10 @@ pub(crate) fn draw(width: u32, height: u32, title: &str, lines: &[&str]) -> RgbI
     let unit = (width / 320).clamp(1, height.max(1) / 90 + 1).max(1);
     let big = unit * 2;
     let line_h = |scale: u32| (GLYPH.1 + 4) * scale;
-    let icon_h = 14 * unit;
+    let icon_h = 14 * big;
     let text_h = line_h(big) + lines.len() as u32 * line_h(unit);
     let mut y = height.saturating_sub(icon_h + 6 * unit + text_h) / 2;
-    draw_icon(&mut img, width / 2, y, unit);
+    draw_icon(&mut img, width / 2, y, big);
     y += icon_h + 6 * unit;
     draw_centred(&mut img, y, big, title, TITLE);
     y += line_h(big);
