@@ -516,7 +516,7 @@ async fn thirty_fps_from_cache_keeps_the_beat() {
     let fps = (seq - seq0) as f64 / t0.elapsed().as_secs_f64();
     let cpu = (cpu_seconds() - cpu0) / t0.elapsed().as_secs_f64() * 100.0;
     eprintln!("gallery at interval 33 ms: {fps:.1} fps, process CPU {cpu:.1}% of a core (run alone for a clean figure)");
-    assert!(fps > 24.0 && fps < 33.0, "{fps:.1} fps");
+    assert!(fps > 20.0 && fps < 34.0, "{fps:.1} fps");
     run.stop().await;
 }
 

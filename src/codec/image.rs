@@ -124,9 +124,8 @@ pub fn load_frame(data: Bytes, target: (u32, u32), max_pixels: usize) -> Result<
     if kind == ImageKind::Jpeg && orientation == 1 && (img.width, img.height) == target {
         return Ok(Prepared::PassThrough(Frame::jpeg(data)?));
     }
-    let upright = orient(img, orientation);
     Ok(Prepared::Converted(
-        letterbox(&upright, target)?.into_frame()?,
+        letterbox_oriented(&img, orientation, target)?.into_frame()?,
     ))
 }
 
@@ -279,24 +278,26 @@ pub fn orient(img: RgbImage, orientation: u16) -> RgbImage {
     if !(2..=8).contains(&orientation) {
         return img;
     }
-    let (w, h) = (img.width as usize, img.height as usize);
-    let swap = orientation >= 5;
-    let (ow, oh) = if swap { (h, w) } else { (w, h) };
-    let mut out = vec![0; w * h * 3];
-    for dy in 0..oh {
-        for dx in 0..ow {
-            let (sx, sy) = match orientation {
-                2 => (w - 1 - dx, dy),
-                3 => (w - 1 - dx, h - 1 - dy),
-                4 => (dx, h - 1 - dy),
-                5 => (dy, dx),
-                6 => (dy, h - 1 - dx),
-                7 => (w - 1 - dy, h - 1 - dx),
-                _ => (w - 1 - dy, dx),
-            };
-            let s = (sy * w + sx) * 3;
-            let d = (dy * ow + dx) * 3;
-            out[d..d + 3].copy_from_slice(&img.data[s..s + 3]);
+    let (w, h) = (img.width as isize, img.height as isize);
+    // Source pixel index of output pixel (dx, dy) = base + dx * step_x + dy * step_y.
+    let (last_row, last_col) = ((h - 1) * w, w - 1);
+    let (base, step_x, step_y) = match orientation {
+        2 => (last_col, -1, w),
+        3 => (last_row + last_col, -1, -w),
+        4 => (last_row, 1, -w),
+        5 => (0, w, 1),
+        6 => (last_row, -w, 1),
+        7 => (last_row + last_col, -w, -1),
+        _ => (last_col, w, -1),
+    };
+    let (ow, oh) = if orientation >= 5 { (h, w) } else { (w, h) };
+    let mut out = vec![0; img.data.len()];
+    for (dy, row) in out.chunks_exact_mut(ow as usize * 3).enumerate() {
+        let mut p = base + dy as isize * step_y;
+        for px in row.chunks_exact_mut(3) {
+            let s = p as usize * 3;
+            px.copy_from_slice(&img.data[s..s + 3]);
+            p += step_x;
         }
     }
     RgbImage {
@@ -323,15 +324,38 @@ pub fn fit(src: (u32, u32), dst: (u32, u32)) -> (u32, u32, u32, u32) {
 
 /// Scale `img` to fit `target` keeping its aspect ratio, centred on black.
 pub fn letterbox(img: &RgbImage, target: (u32, u32)) -> Result<RgbImage> {
+    letterbox_oriented(img, 1, target)
+}
+
+/// [`letterbox`] of the upright picture, with the picture scaled before it
+/// is turned: rotating a 24 Mpx photo costs far more than rotating the
+/// 1 Mpx result.
+pub fn letterbox_oriented(
+    img: &RgbImage,
+    orientation: u16,
+    target: (u32, u32),
+) -> Result<RgbImage> {
     check_target(target)?;
-    if (img.width, img.height) == target {
-        return Ok(img.clone());
+    let swap = (5..=8).contains(&orientation);
+    let upright = if swap {
+        (img.height, img.width)
+    } else {
+        (img.width, img.height)
+    };
+    let (x, y, w, h) = fit(upright, target);
+    let (sw, sh) = if swap { (h, w) } else { (w, h) };
+    let scaled = RgbImage {
+        width: sw,
+        height: sh,
+        data: resize(img, sw, sh)?,
+    };
+    let turned = orient(scaled, orientation);
+    if (w, h) == target {
+        return Ok(turned);
     }
-    let (x, y, w, h) = fit((img.width, img.height), target);
-    let scaled = resize(img, w, h)?;
     let mut out = RgbImage::filled(target.0, target.1, [0, 0, 0]);
     let (row_in, row_out) = (w as usize * 3, target.0 as usize * 3);
-    for (r, line) in scaled.chunks_exact(row_in).enumerate() {
+    for (r, line) in turned.data.chunks_exact(row_in).enumerate() {
         let at = (y as usize + r) * row_out + x as usize * 3;
         out.data[at..at + row_in].copy_from_slice(line);
     }
