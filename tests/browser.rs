@@ -27,6 +27,14 @@ async fn harness_evaluates_waits_and_screenshots() {
         .wait_for("false", Duration::from_millis(200))
         .await
         .is_err());
+    page.eval("setTimeout(() => { throw new Error('late') }, 0); 1")
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !page.js_errors().iter().any(|e| e.contains("late")) {
+        assert!(std::time::Instant::now() < deadline, "{:?}", page.js_errors());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let png = page.screenshot().await.expect("screenshot");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     page.close().await.expect("close");

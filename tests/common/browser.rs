@@ -226,10 +226,12 @@ impl Browser {
             )
             .await?;
         let session_id = str_field(&r, "sessionId")?;
+        let errors = collect_errors(self.conn.events.subscribe(), session_id.clone());
         let page = Page {
             conn: self.conn.clone(),
             session_id,
             target_id,
+            errors,
         };
         page.call("Page.enable", json!({})).await?;
         page.call("Runtime.enable", json!({})).await?;
@@ -259,6 +261,7 @@ pub struct Page {
     conn: Arc<Conn>,
     session_id: String,
     target_id: String,
+    errors: Arc<Mutex<Vec<String>>>,
 }
 
 impl Page {
@@ -338,6 +341,11 @@ impl Page {
         base64_decode(&str_field(&r, "data")?)
     }
 
+    /// Uncaught exceptions and `console.error` messages of this page so far.
+    pub fn js_errors(&self) -> Vec<String> {
+        self.errors.lock().clone()
+    }
+
     /// Close the tab.
     pub async fn close(self) -> Result<()> {
         self.conn
@@ -349,6 +357,42 @@ impl Page {
             .await
             .map(|_| ())
     }
+}
+
+/// Collect a session's uncaught exceptions and console errors in the background.
+fn collect_errors(
+    mut events: broadcast::Receiver<Event>,
+    session_id: String,
+) -> Arc<Mutex<Vec<String>>> {
+    let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+    let out = errors.clone();
+    tokio::spawn(async move {
+        loop {
+            let e = match events.recv().await {
+                Ok(e) => e,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => break,
+            };
+            if e.session_id.as_deref() != Some(session_id.as_str()) {
+                continue;
+            }
+            let text = match e.method.as_str() {
+                "Runtime.exceptionThrown" => e
+                    .params
+                    .pointer("/exceptionDetails/exception/description")
+                    .or_else(|| e.params.pointer("/exceptionDetails/text"))
+                    .map(|v| v.as_str().unwrap_or_default().to_string()),
+                "Runtime.consoleAPICalled" if e.params["type"] == "error" => {
+                    Some(e.params["args"].to_string())
+                }
+                _ => None,
+            };
+            if let Some(t) = text {
+                out.lock().push(t);
+            }
+        }
+    });
+    errors
 }
 
 /// The first of chromium, chromium-browser, google-chrome found on the PATH.
