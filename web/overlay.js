@@ -34,6 +34,11 @@ export class MetadataStore {
     return true;
   }
 
+  /** Whether frame `seq` has metadata of its own. */
+  has(seq) {
+    return this.bySeq.has(seq);
+  }
+
   /**
    * The metadata to draw over frame `seq`: its own if there is some, otherwise the
    * most recent message for an earlier frame at most `carry` frames back. Without a

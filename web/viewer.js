@@ -9,6 +9,8 @@ import { MetadataStore, boxesOf, drawBoxes } from './overlay.js';
 const STATS_EVERY_MS = 250;
 const INFO_EVERY_MS = 2000;
 const FPS_WINDOW_MS = 2000;
+/** How long a frame may wait for metadata that is on its way (see expectsMetadata). */
+const HOLD_FOR_METADATA_MS = 60;
 
 const base = location.pathname.replace(/\/streams\/[^/]*\/?$/, '');
 const streamId = decodeURIComponent(location.pathname.replace(/\/+$/, '').split('/').pop() || '');
@@ -47,6 +49,7 @@ let current = null; // { source, info } on screen, kept to redraw when late meta
 let frameTimes = [];
 let byteLog = [];
 let latencyEma = null;
+let lastHadOwnMetadata = false;
 
 // ---------- drawing ----------
 
@@ -59,17 +62,42 @@ function draw(source, info) {
     canvas.height = h;
   }
   ctx2d.drawImage(source, 0, 0, w, h);
-  if (showBoxes.checked) {
-    const msg = metadata.forFrame(info.seq);
-    if (msg) state.boxesDrawn += drawBoxes(ctx2d, boxesOf(msg), w, h);
-  }
+  const msg = showBoxes.checked ? metadata.forFrame(info.seq) : null;
+  if (msg) state.boxesDrawn += drawBoxes(ctx2d, boxesOf(msg), w, h);
   state.width = w;
   state.height = h;
+  if (typeof state.onDraw === 'function') state.onDraw(info, ctx2d, msg);
 }
 
+// A frame whose metadata is expected but not here yet waits for it, briefly.
+let held = null; // { source, info, timer }
+
 function present(source, info) {
+  if (held) release(); // never let a newer frame starve an older one
+  if (expectsMetadata(info)) {
+    held = { source, info, timer: setTimeout(release, HOLD_FOR_METADATA_MS) };
+    return;
+  }
+  show(source, info);
+}
+
+/** True when the frames before this one each had metadata of their own but this one has none yet. */
+function expectsMetadata(info) {
+  return lastHadOwnMetadata && Number.isFinite(info.seq) && !metadata.has(info.seq);
+}
+
+function release() {
+  if (!held) return;
+  const { source, info, timer } = held;
+  held = null;
+  clearTimeout(timer);
+  show(source, info);
+}
+
+function show(source, info) {
   const previous = current;
   current = { source, info };
+  lastHadOwnMetadata = Number.isFinite(info.seq) && metadata.has(info.seq);
   draw(source, info);
   if (previous && previous.source !== source && typeof previous.source.close === 'function') {
     previous.source.close();
@@ -118,8 +146,9 @@ function onMetadata(msg) {
   if (!metadata.add(msg)) return;
   state.metadataSeen += 1;
   metaPanelDirty = true;
+  if (held && msg.seq === held.info.seq) release();
   // Metadata may arrive after its frame was drawn: redraw that frame with its boxes.
-  if (current && Number.isFinite(current.info.seq) && msg.seq === current.info.seq) {
+  else if (current && Number.isFinite(current.info.seq) && msg.seq === current.info.seq) {
     draw(current.source, current.info);
   }
 }
@@ -184,7 +213,9 @@ async function refreshInfo() {
     $('source').textContent = j.source || '–';
     $('server-fps').textContent = Number(j.fps || 0).toFixed(1);
     const v = j.viewers || {};
-    $('viewers').textContent = `${v.mjpeg || 0} mjpeg · ${v.ws || 0} ws · ${v.webrtc || 0} rtc · ${v.hls || 0} hls`;
+    const n = (k) => Number(v[k] || 0);
+    $('viewers').textContent = String(n('mjpeg') + n('ws') + n('webrtc') + n('hls'));
+    $('viewers-detail').textContent = `MJPEG ${n('mjpeg')} · WS ${n('ws')} · WebRTC ${n('webrtc')} · HLS ${n('hls')}`;
   } catch {
     $('source').textContent = 'server unreachable';
   }
@@ -213,6 +244,11 @@ function contextFor(id) {
 async function selectTransport(id) {
   const t = TRANSPORTS.find((x) => x.id === id && x.load) || TRANSPORTS.find((x) => x.id === DEFAULT_TRANSPORT);
   if (session) session.handle.close();
+  if (held) {
+    clearTimeout(held.timer);
+    if (typeof held.source.close === 'function') held.source.close();
+    held = null;
+  }
   sessionCounter += 1;
   const sid = sessionCounter;
   session = { id: sid, transport: t.id, handle: { close() {} } };
