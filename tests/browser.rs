@@ -5,21 +5,23 @@
 //! Set `FRAMECAST_SCREENSHOT_DIR=/some/dir` to keep screenshots of the pages.
 
 mod common;
-#[path = "scratch_mod.rs"]
-mod scratch;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::browser::{Browser, Page};
+use common::server::TestServer;
 use framecast::stream::StreamOptions;
-use framecast::{Frame, Hub, StreamId};
+use framecast::{Frame, StreamId};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-async fn server() -> (String, Arc<Hub>) {
-    scratch::start().await
+/// A server with a small moving test pattern as stream "demo".
+async fn server() -> TestServer {
+    TestServer::start(
+        "[[stream]]\nid = \"demo\"\nsource = \"pattern\"\n[stream.pattern]\nwidth = 640\nheight = 360\nfps = 20\n",
+    )
+    .await
 }
 
 /// Defines `window.__hash()`: a cheap hash of the viewer canvas pixels.
@@ -46,14 +48,18 @@ async fn viewer_plays(transport: &str) {
     let Some(browser) = Browser::launch(&[]).await else {
         return;
     };
-    let (url, _hub) = server().await;
+    let server = server().await;
+    let url = &server.url;
     let page = browser
         .new_page(&format!("{url}/streams/demo?transport={transport}"))
         .await
         .expect("open viewer");
-    page.wait_for("window.framecast && window.framecast.framesShown >= 2", WAIT)
-        .await
-        .expect("first frames drawn");
+    page.wait_for(
+        "window.framecast && window.framecast.framesShown >= 2",
+        WAIT,
+    )
+    .await
+    .expect("first frames drawn");
     page.eval(HASH_JS).await.unwrap();
     let shown = page.eval("window.framecast.framesShown").await.unwrap();
     let hash = page.eval("window.__hash()").await.unwrap();
@@ -65,8 +71,14 @@ async fn viewer_plays(transport: &str) {
     .expect("the picture changes");
     let fc = page.eval("window.framecast").await.unwrap();
     assert_eq!(fc["transport"], transport, "{fc}");
-    assert!(fc["width"].as_u64() > Some(0) && fc["height"].as_u64() > Some(0), "{fc}");
-    assert!(fc["lastSeq"].as_u64() > Some(0), "frames carry their seq: {fc}");
+    assert!(
+        fc["width"].as_u64() > Some(0) && fc["height"].as_u64() > Some(0),
+        "{fc}"
+    );
+    assert!(
+        fc["lastSeq"].as_u64() > Some(0),
+        "frames carry their seq: {fc}"
+    );
     page.wait_for("window.framecast.latencyMs !== null", WAIT)
         .await
         .expect("latency measured");
@@ -116,13 +128,29 @@ window.framecast.onDraw = (info, ctx) => {
 }; true"#;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn viewer_draws_boxes_on_the_frames_they_belong_to() {
+async fn viewer_draws_boxes_on_their_frames_over_websocket() {
+    boxes_on_their_frames("ws").await;
+}
+
+/// MJPEG: frames from the multipart stream, metadata from a `?frames=0` WebSocket.
+#[tokio::test(flavor = "multi_thread")]
+async fn viewer_draws_boxes_on_their_frames_over_mjpeg() {
+    boxes_on_their_frames("mjpeg").await;
+}
+
+/// Publish frames whose box position depends on the frame, and check every draw.
+async fn boxes_on_their_frames(transport: &str) {
     let Some(browser) = Browser::launch(&[]).await else {
         return;
     };
-    let (url, hub) = server().await;
-    let publisher = hub
-        .create(StreamId::parse("boxes").unwrap(), StreamOptions::new("test"))
+    let server = server().await;
+    let url = &server.url;
+    let publisher = server
+        .hub
+        .create(
+            StreamId::parse("boxes").unwrap(),
+            StreamOptions::new("test"),
+        )
         .expect("create stream");
     // Each frame carries its own boxes; where the box is tells which frame it belongs to.
     // Once a frame is out, a stale copy of the previous frame's metadata follows
@@ -148,7 +176,7 @@ async fn viewer_draws_boxes_on_the_frames_they_belong_to() {
         }
     });
     let page = browser
-        .new_page(&format!("{url}/streams/boxes"))
+        .new_page(&format!("{url}/streams/boxes?transport={transport}"))
         .await
         .expect("open viewer");
     page.wait_for("window.framecast && window.framecast.framesShown > 0", WAIT)
@@ -166,14 +194,28 @@ async fn viewer_draws_boxes_on_the_frames_they_belong_to() {
     )
     .await
     .expect("enough frames of both kinds drawn");
-    screenshot(&page, "framecast-viewer-boxes.png").await;
+    screenshot(&page, &format!("framecast-viewer-boxes-{transport}.png")).await;
+    // The metadata-only socket of the MJPEG page is not counted as a WS viewer.
+    let status: serde_json::Value = reqwest::get(format!("{url}/api/streams/boxes"))
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("status json");
+    let (mjpeg, ws) = if transport == "ws" { (0, 1) } else { (1, 0) };
+    assert_eq!(status["viewers"]["mjpeg"], mjpeg, "{status}");
+    assert_eq!(status["viewers"]["ws"], ws, "{status}");
     feeder.abort();
     let draws = page.eval("window.__draws").await.unwrap();
     let draws = draws.as_array().unwrap();
     for d in draws {
         let ok = (d["red"] == true && d["left"] == true && d["right"] == false)
             || (d["blue"] == true && d["right"] == true && d["left"] == false);
-        assert!(ok, "a frame drawn with another frame's boxes: {d} (of {})", draws.len());
+        assert!(
+            ok,
+            "a frame drawn with another frame's boxes: {d} (of {})",
+            draws.len()
+        );
     }
     let fc = page.eval("window.framecast").await.unwrap();
     assert!(fc["metadataSeen"].as_u64() > Some(0), "{fc}");
@@ -186,8 +228,12 @@ async fn dashboard_lists_demo_with_its_fps() {
     let Some(browser) = Browser::launch(&[]).await else {
         return;
     };
-    let (url, _hub) = server().await;
-    let page = browser.new_page(&format!("{url}/")).await.expect("open dashboard");
+    let server = server().await;
+    let url = &server.url;
+    let page = browser
+        .new_page(&format!("{url}/"))
+        .await
+        .expect("open dashboard");
     page.wait_for(
         r#"(() => { const v = document.querySelector('[data-stream-id="demo"] .fps'); return !!v && Number(v.dataset.value) > 0; })()"#,
         WAIT,
@@ -216,7 +262,8 @@ async fn mjpeg_multipart_parser_splits_parts_across_chunks() {
     let Some(browser) = Browser::launch(&[]).await else {
         return;
     };
-    let (url, _hub) = server().await;
+    let server = server().await;
+    let url = &server.url;
     let page = browser.new_page(&format!("{url}/")).await.expect("open");
     let js = r#"import('/assets/transport-mjpeg.js').then(({ MultipartParser }) => {
       const parts = [];
@@ -257,7 +304,11 @@ async fn harness_evaluates_waits_and_screenshots() {
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while !page.js_errors().iter().any(|e| e.contains("late")) {
-        assert!(std::time::Instant::now() < deadline, "{:?}", page.js_errors());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            page.js_errors()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let png = page.screenshot().await.expect("screenshot");

@@ -28,8 +28,16 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
     ("viewer.js", JS, include_str!("../../web/viewer.js")),
     ("overlay.js", JS, include_str!("../../web/overlay.js")),
     ("transports.js", JS, include_str!("../../web/transports.js")),
-    ("transport-ws.js", JS, include_str!("../../web/transport-ws.js")),
-    ("transport-mjpeg.js", JS, include_str!("../../web/transport-mjpeg.js")),
+    (
+        "transport-ws.js",
+        JS,
+        include_str!("../../web/transport-ws.js"),
+    ),
+    (
+        "transport-mjpeg.js",
+        JS,
+        include_str!("../../web/transport-mjpeg.js"),
+    ),
 ];
 
 /// Routes for `/`, `/streams/{id}`, `/publish/{id}` and `/assets/{file}`.
@@ -137,7 +145,11 @@ mod tests {
         assert_eq!((s, ct.as_str()), (StatusCode::OK, JS));
         let (s, ct, _) = get_path("/assets/style.css").await;
         assert_eq!((s, ct.as_str()), (StatusCode::OK, CSS));
-        for path in ["/assets/nope.js", "/assets/..%2fCargo.toml", "/assets/index.html"] {
+        for path in [
+            "/assets/nope.js",
+            "/assets/..%2fCargo.toml",
+            "/assets/index.html",
+        ] {
             let (s, _, _) = get_path(path).await;
             assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
         }
@@ -172,4 +184,3 @@ mod tests {
         }
     }
 }
-

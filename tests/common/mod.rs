@@ -1,2 +1,5 @@
-//! Helpers shared by the integration tests.
+//! Shared helpers for integration tests.
+#![allow(dead_code)]
+
 pub mod browser;
+pub mod server;
