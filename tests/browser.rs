@@ -82,6 +82,13 @@ async fn viewer_plays(transport: &str) {
     page.wait_for("window.framecast.latencyMs !== null", WAIT)
         .await
         .expect("latency measured");
+    // The page shows what the server counts: this page is the one viewer.
+    page.wait_for(
+        "document.getElementById('viewers').textContent === '1' && document.getElementById('shown').textContent !== '0'",
+        WAIT,
+    )
+    .await
+    .expect("stats panel filled in");
     screenshot(&page, &format!("framecast-viewer-{transport}.png")).await;
     assert_eq!(page.js_errors(), Vec::<String>::new());
 }

@@ -109,8 +109,10 @@ function show(source, info) {
     latencyEma = latencyEma == null ? lat : latencyEma * 0.8 + lat * 0.2;
     state.latencyMs = Math.round(latencyEma);
   }
-  frameTimes.push(performance.now());
+  const now = performance.now();
+  frameTimes.push(now);
   if (state.status !== 'live') setStatus('live', '');
+  if (now - lastStatsAt >= STATS_EVERY_MS) renderStats();
 }
 
 // JPEG decoding, latest wins: while one frame decodes, newer ones replace the waiting one.
@@ -178,8 +180,11 @@ function setStatus(kind, text) {
   message.hidden = false;
 }
 
+let lastStatsAt = 0;
+
 function renderStats() {
   const now = performance.now();
+  lastStatsAt = now;
   frameTimes = frameTimes.filter((t) => now - t <= FPS_WINDOW_MS);
   byteLog = byteLog.filter(([t]) => now - t <= FPS_WINDOW_MS);
   state.fps = frameTimes.length >= 2
