@@ -263,6 +263,99 @@ async fn dashboard_lists_demo_with_its_fps() {
     assert_eq!(page.js_errors(), Vec::<String>::new());
 }
 
+/// A viewer opened before its stream exists says so, then plays once frames come.
+#[tokio::test(flavor = "multi_thread")]
+async fn viewer_waits_for_a_stream_that_appears_later() {
+    let Some(browser) = Browser::launch(&[]).await else {
+        return;
+    };
+    let server = server().await;
+    let page = browser
+        .new_page(&server.at("/streams/later"))
+        .await
+        .expect("open viewer");
+    page.wait_for(
+        "document.getElementById('message').textContent.includes('No stream')",
+        WAIT,
+    )
+    .await
+    .expect("the page says the stream is not there");
+    let publisher = server
+        .hub
+        .create(
+            StreamId::parse("later").unwrap(),
+            StreamOptions::new("test"),
+        )
+        .expect("create stream");
+    let feeder = tokio::spawn(async move {
+        for n in 0u8.. {
+            let frame = Frame::solid(64, 48, [n, 255 - n, 0]).expect("frame");
+            if publisher.send(frame).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await; // pacing, not synchronisation
+        }
+    });
+    page.wait_for(
+        "window.framecast.framesShown >= 3 && window.framecast.width === 64 && document.getElementById('message').hidden",
+        WAIT,
+    )
+    .await
+    .expect("the viewer reconnects and plays");
+    feeder.abort();
+    assert_eq!(page.js_errors(), Vec::<String>::new());
+}
+
+/// With many streams the dashboard previews are refreshed snapshots, not MJPEG
+/// connections (a browser only opens ~6 connections per host).
+#[tokio::test(flavor = "multi_thread")]
+async fn dashboard_with_many_streams_uses_snapshots() {
+    let Some(browser) = Browser::launch(&[]).await else {
+        return;
+    };
+    let server = server().await;
+    for i in 0..5u8 {
+        let p = server
+            .hub
+            .create(
+                StreamId::parse(&format!("cam{i}")).unwrap(),
+                StreamOptions::new("test"),
+            )
+            .expect("create stream");
+        p.send(Frame::solid(32, 24, [40 * i, 0, 0]).expect("frame"))
+            .await
+            .expect("send");
+    }
+    let page = browser
+        .new_page(&server.at("/"))
+        .await
+        .expect("open dashboard");
+    page.wait_for(
+        "document.querySelectorAll('.card img.ok').length === 6",
+        WAIT,
+    )
+    .await
+    .expect("six cards, each with a picture");
+    let srcs = page
+        .eval("Array.from(document.querySelectorAll('.card img')).map(i => i.src)")
+        .await
+        .unwrap();
+    for src in srcs.as_array().unwrap() {
+        let src = src.as_str().unwrap_or_default();
+        assert!(src.contains("/snapshot.jpg"), "{src}");
+    }
+    let list: serde_json::Value = reqwest::get(server.at("/api/streams"))
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    for s in list.as_array().unwrap() {
+        assert_eq!(s["viewers"]["mjpeg"], 0, "{s}");
+    }
+    assert_eq!(page.js_errors(), Vec::<String>::new());
+}
+
 /// The MJPEG part splitter, fed a multipart body in awkward chunks, in the browser.
 #[tokio::test(flavor = "multi_thread")]
 async fn mjpeg_multipart_parser_splits_parts_across_chunks() {

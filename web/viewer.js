@@ -50,6 +50,7 @@ let frameTimes = [];
 let byteLog = [];
 let latencyEma = null;
 let lastHadOwnMetadata = false;
+let missingText = ''; // set while the server says there is no such stream
 
 // ---------- drawing ----------
 
@@ -176,7 +177,7 @@ function setStatus(kind, text) {
     message.hidden = true;
     return;
   }
-  if (text) message.textContent = text;
+  if (text) message.textContent = missingText || text;
   message.hidden = false;
 }
 
@@ -209,12 +210,16 @@ async function refreshInfo() {
     const j = await r.json();
     if (!r.ok) {
       $('source').textContent = j.error || `HTTP ${r.status}`;
-      if (state.framesShown === 0) {
-        message.hidden = false;
-        message.textContent = `No stream "${streamId}" yet; waiting for it to appear…`;
+      if (r.status === 404) {
+        missingText = `No stream "${streamId}" yet; waiting for it to appear…`;
+        if (state.status !== 'live') {
+          message.hidden = false;
+          message.textContent = missingText;
+        }
       }
       return;
     }
+    missingText = '';
     $('source').textContent = j.source || '–';
     $('server-fps').textContent = Number(j.fps || 0).toFixed(1);
     const v = j.viewers || {};
