@@ -11,7 +11,8 @@ mod proc_stats;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: framecast-bench <mjpeg|webrtc|hls> [options]  (framecast-bench <cmd> --help)";
+const USAGE: &str =
+    "usage: framecast-bench <mjpeg|webrtc|hls> [options]  (framecast-bench <cmd> --help)";
 
 #[tokio::main]
 async fn main() -> ExitCode {

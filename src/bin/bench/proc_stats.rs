@@ -79,7 +79,9 @@ impl ServerProcess {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| anyhow::anyhow!("cannot start {bin}: {e} (run `cargo build --release` first)"))?;
+            .map_err(|e| {
+                anyhow::anyhow!("cannot start {bin}: {e} (run `cargo build --release` first)")
+            })?;
         let url = format!("http://{listen}");
         let proc = ServerProcess { child, url };
         proc.wait_healthy(Duration::from_secs(20)).await?;
@@ -113,7 +115,9 @@ impl Drop for ServerProcess {
 
 /// A free TCP port on loopback (bound then released).
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Percentile (0-100) of a sorted slice.
