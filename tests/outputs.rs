@@ -175,3 +175,31 @@ async fn metrics_and_health() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fps_cap_gives_a_viewer_fewer_frames() {
+    let srv = TestServer::start(SMALL_PATTERN).await;
+    let mut capped = MjpegClient::connect(srv.addr, "/streams/demo/mjpeg?fps=5", None).await;
+    let first = capped.next_part_within(Duration::from_secs(5)).await.seq;
+    let mut last = first;
+    for _ in 0..4 {
+        last = capped.next_part_within(Duration::from_secs(5)).await.seq;
+    }
+    // At 30 fps in, 5 fps out, consecutive parts are ~6 frames apart.
+    let gap = (last - first) as f64 / 4.0;
+    assert!(gap >= 3.0, "a 5 fps viewer of a 30 fps stream skips frames (mean gap {gap})");
+    let bad = reqwest::get(srv.at("/streams/demo/mjpeg?fps=-1")).await.unwrap();
+    assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_ends_open_mjpeg_responses() {
+    let srv = TestServer::start(SMALL_PATTERN).await;
+    let addr = srv.addr;
+    let mut c = MjpegClient::connect(addr, "/streams/demo/mjpeg", None).await;
+    c.next_part_within(Duration::from_secs(5)).await;
+    tokio::time::timeout(Duration::from_secs(10), srv.stop())
+        .await
+        .expect("shutdown finishes while a viewer is connected");
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no longer listening");
+}
