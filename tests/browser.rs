@@ -415,3 +415,47 @@ async fn harness_evaluates_waits_and_screenshots() {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     page.close().await.expect("close");
 }
+
+/// `ws?frames=0`, which the MJPEG viewer uses for its boxes, carries metadata and no pictures.
+#[tokio::test(flavor = "multi_thread")]
+async fn metadata_only_websocket_carries_no_frames() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let server = server().await;
+    let publisher = server
+        .hub
+        .create(StreamId::parse("meta").unwrap(), StreamOptions::new("test"))
+        .expect("create stream");
+    let ws_url = server.url.replace("http://", "ws://") + "/streams/meta/ws?frames=0";
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .expect("connect");
+    let mut texts = 0;
+    let feeder = tokio::spawn(async move {
+        for n in 0u64.. {
+            let (frame, meta) = boxed_frame(n);
+            if publisher.send_with_metadata(frame, meta).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await; // pacing, not synchronisation
+        }
+    });
+    while texts < 5 {
+        let msg = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a message in time")
+            .expect("socket open")
+            .expect("message");
+        match msg {
+            Message::Text(t) => {
+                let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+                assert_eq!(v["type"], "metadata", "{v}");
+                texts += 1;
+            }
+            Message::Binary(b) => panic!("a {}-byte frame on a frames=0 socket", b.len()),
+            _ => {}
+        }
+    }
+    feeder.abort();
+}
