@@ -1,1 +1,221 @@
-//! Configuration: CLI flags and `framecast.toml`.
+//! Configuration: `framecast.toml` (serde, unknown keys rejected) and defaults.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! queue = 10
+//! jpeg_quality = 80
+//!
+//! [push]
+//! allow_create = "localhost"   # "localhost" | "always" | "never"
+//! max_frame_bytes = 33554432
+//!
+//! [[stream]]
+//! id = "demo"
+//! source = "pattern"           # "pattern" | "gallery" | "push"
+//! [stream.pattern]
+//! width = 1280
+//! height = 720
+//! fps = 30
+//! ```
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::source::pattern::PatternConfig;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// HTTP listen address (127.0.0.1:8080).
+    pub listen: SocketAddr,
+    /// Default publisher queue length, in frames.
+    pub queue: usize,
+    /// Kernel send buffer per TCP connection, bytes (0 = the OS's autotuning).
+    /// Small enough that a stalled viewer resumes near the live edge, not
+    /// behind megabytes of old frames; large enough for HLS segments.
+    pub tcp_send_buffer: usize,
+    /// JPEG quality for encoded frames, 1-100.
+    pub jpeg_quality: u8,
+    /// Publishing over HTTP and WebSocket.
+    pub push: PushConfig,
+    /// WebRTC transport.
+    pub webrtc: crate::rtc::RtcConfig,
+    /// The shared H.264 encoder.
+    pub h264: crate::output::h264::H264Config,
+    /// HLS output.
+    pub hls: crate::output::hls::HlsConfig,
+    /// Streams to create at start-up.
+    #[serde(rename = "stream")]
+    pub streams: Vec<StreamConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            queue: 10,
+            tcp_send_buffer: 256 * 1024,
+            jpeg_quality: crate::codec::jpeg::DEFAULT_QUALITY,
+            push: PushConfig::default(),
+            webrtc: Default::default(),
+            h264: Default::default(),
+            hls: Default::default(),
+            streams: Vec::new(),
+        }
+    }
+}
+
+/// Who may create a stream by pushing to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AllowCreate {
+    /// Only clients on a loopback address (the default).
+    Localhost,
+    /// Anyone who can reach the server.
+    Always,
+    /// Nobody: streams must be configured.
+    Never,
+}
+
+/// Publishing over HTTP and WebSocket.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PushConfig {
+    /// Whether pushing to an unknown stream creates it.
+    pub allow_create: AllowCreate,
+    /// The largest frame body accepted, in bytes (413 above).
+    pub max_frame_bytes: usize,
+    /// The largest image decoded from PNG/JPEG, in pixels.
+    pub max_pixels: usize,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        PushConfig {
+            allow_create: AllowCreate::Localhost,
+            max_frame_bytes: 32 << 20,
+            max_pixels: 64_000_000,
+        }
+    }
+}
+
+/// What feeds a configured stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// The moving test pattern.
+    Pattern,
+    /// A folder of photos.
+    Gallery,
+    /// Frames pushed by clients (the stream just exists, waiting).
+    Push,
+}
+
+/// One `[[stream]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamConfig {
+    /// The stream id (`[A-Za-z0-9_-]{1,64}`).
+    pub id: String,
+    /// What feeds it.
+    pub source: SourceKind,
+    /// Queue length for this stream (frames).
+    pub queue: Option<usize>,
+    /// Settings when `source = "pattern"`.
+    pub pattern: Option<PatternConfig>,
+    /// Settings when `source = "gallery"`.
+    pub gallery: Option<crate::source::GallerySettings>,
+}
+
+impl Config {
+    /// Parse TOML text; errors name the bad key and its line.
+    pub fn from_toml(text: &str) -> Result<Config> {
+        let cfg: Config =
+            toml::from_str(text).map_err(|e| Error::bad_request(describe(text, &e)))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Read and parse a TOML file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::from(e).context(format!("reading {}", path.display())))?;
+        Config::from_toml(&text).map_err(|e| e.context(path.display()))
+    }
+
+    /// Check what serde cannot: ids, duplicates, source settings.
+    pub fn validate(&self) -> Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for s in &self.streams {
+            crate::stream::StreamId::parse(&s.id).map_err(|e| e.context("[[stream]] id"))?;
+            if !seen.insert(s.id.as_str()) {
+                return Err(Error::bad_request(format!(
+                    "stream {:?} is configured twice",
+                    s.id
+                )));
+            }
+            if s.source == SourceKind::Gallery && s.gallery.is_none() {
+                return Err(Error::bad_request(format!(
+                    "stream {:?} has source = \"gallery\" but no [stream.gallery] table with a dir",
+                    s.id
+                )));
+            }
+        }
+        if !(1..=100).contains(&self.jpeg_quality) {
+            return Err(Error::bad_request("jpeg_quality must be between 1 and 100"));
+        }
+        Ok(())
+    }
+}
+
+fn describe(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim();
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("config error at line {line}: {msg}")
+        }
+        None => format!("config error: {msg}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_listen_on_loopback() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.push.allow_create, AllowCreate::Localhost);
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let e = Config::from_toml("queue = 5\n\n[push]\nallow_creat = \"always\"\n").unwrap_err();
+        assert!(e.message().contains("line 4"), "{}", e.message());
+        assert!(e.message().contains("allow_creat"), "{}", e.message());
+    }
+
+    #[test]
+    fn streams_are_checked() {
+        let ok = "[[stream]]\nid = \"a\"\nsource = \"pattern\"\n[stream.pattern]\nfps = 10\n";
+        assert_eq!(Config::from_toml(ok).unwrap().streams.len(), 1);
+        let dup = "[[stream]]\nid = \"a\"\nsource = \"push\"\n[[stream]]\nid = \"a\"\nsource = \"push\"\n";
+        assert!(Config::from_toml(dup)
+            .unwrap_err()
+            .message()
+            .contains("twice"));
+        let bad = "[[stream]]\nid = \"a b\"\nsource = \"push\"\n";
+        assert!(Config::from_toml(bad).is_err());
+        let nogal = "[[stream]]\nid = \"g\"\nsource = \"gallery\"\n";
+        assert!(Config::from_toml(nogal)
+            .unwrap_err()
+            .message()
+            .contains("gallery"));
+    }
+}

@@ -13,6 +13,7 @@ pub mod frame;
 pub mod http;
 pub mod metrics;
 pub mod output;
+pub mod rtc;
 pub mod server;
 pub mod source;
 pub mod stream;

@@ -1,1 +1,140 @@
-fn main() {}
+//! The `framecast` command: parses flags and calls the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use framecast::config::{Config, SourceKind, StreamConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "framecast",
+    version,
+    about = "Frames from anywhere, shown live everywhere."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve streams over HTTP (the default).
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args, Clone, Default)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "FRAMECAST_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// A TOML config file.
+    #[arg(long, env = "FRAMECAST_CONFIG")]
+    config: Option<PathBuf>,
+    /// Add a photo-folder stream: ID=DIR (repeatable).
+    #[arg(long, value_name = "ID=DIR")]
+    gallery: Vec<String>,
+    /// Add a test-pattern stream with this id (repeatable).
+    #[arg(long, value_name = "ID")]
+    pattern: Vec<String>,
+    /// Add an empty stream that waits for pushed frames (repeatable).
+    #[arg(long, value_name = "ID")]
+    push: Vec<String>,
+}
+
+fn build_config(args: &ServeArgs) -> framecast::Result<Config> {
+    let mut cfg = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    if let Some(l) = args.listen {
+        cfg.listen = l;
+    }
+    let stream = |id: &str, source| StreamConfig {
+        id: id.to_string(),
+        source,
+        queue: None,
+        pattern: None,
+        gallery: None,
+    };
+    for id in &args.pattern {
+        cfg.streams.push(stream(id, SourceKind::Pattern));
+    }
+    for id in &args.push {
+        cfg.streams.push(stream(id, SourceKind::Push));
+    }
+    for spec in &args.gallery {
+        let (id, dir) = spec.split_once('=').ok_or_else(|| {
+            framecast::Error::bad_request(format!("--gallery wants ID=DIR, got {spec:?}"))
+        })?;
+        let mut s = stream(id, SourceKind::Gallery);
+        s.gallery = Some(framecast::source::GallerySettings::for_dir(dir.into()));
+        cfg.streams.push(s);
+    }
+    if cfg.streams.is_empty() {
+        cfg.streams.push(stream("demo", SourceKind::Pattern));
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "framecast=info,warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Serve(a)) => a,
+        None => cli.serve,
+    };
+    match run(args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("framecast: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: ServeArgs) -> framecast::Result<()> {
+    let cfg = build_config(&args)?;
+    if env!("FRAMECAST_BUILT_WITH_NASM") != "1" {
+        tracing::warn!(
+            "built without nasm: H.264 encoding runs about 3x slower; install nasm and rebuild"
+        );
+    }
+    let ids: Vec<String> = cfg.streams.iter().map(|s| s.id.clone()).collect();
+    let server = framecast::Server::new(cfg.clone())?;
+    let running = server.listen(cfg.listen).await?;
+    let addr = running.local_addr();
+    println!("framecast listening on http://{addr}/");
+    for id in ids {
+        println!(
+            "  stream {id}: http://{addr}/streams/{id}  (MJPEG: http://{addr}/streams/{id}/mjpeg)"
+        );
+    }
+    running.run_until(shutdown_signal()).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,1 +1,72 @@
-//! Prometheus metrics in text format.
+//! Prometheus metrics in text exposition format, read from the live counters.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::stream::{Hub, Protocol};
+
+/// Render every stream's counters.
+pub fn render(hub: &Hub) -> String {
+    let streams = hub.list();
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, String)>| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in rows {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    };
+    let per = |f: &dyn Fn(&crate::stream::Stream) -> String| {
+        streams
+            .iter()
+            .map(|s| (format!("stream=\"{}\"", s.id()), f(s)))
+            .collect::<Vec<_>>()
+    };
+    family(
+        "framecast_frames_in_total",
+        "counter",
+        "Frames published.",
+        per(&|s| s.stats.frames_in.load(Relaxed).to_string()),
+    );
+    family(
+        "framecast_frames_dropped_total",
+        "counter",
+        "Frames dropped before publishing.",
+        per(&|s| s.stats.frames_dropped.load(Relaxed).to_string()),
+    );
+    family(
+        "framecast_jpeg_encodes_total",
+        "counter",
+        "JPEG encodes (at most one per frame).",
+        per(&|s| s.stats.jpeg_encodes.load(Relaxed).to_string()),
+    );
+    family(
+        "framecast_bytes_out_total",
+        "counter",
+        "Media bytes sent to viewers.",
+        per(&|s| s.stats.bytes_out.load(Relaxed).to_string()),
+    );
+    family(
+        "framecast_fps",
+        "gauge",
+        "Recent frames per second.",
+        per(&|s| format!("{:.2}", s.stats.fps(std::time::Instant::now()))),
+    );
+    let viewers = streams
+        .iter()
+        .flat_map(|s| {
+            Protocol::ALL.map(|p| {
+                (
+                    format!("stream=\"{}\",protocol=\"{}\"", s.id(), p.name()),
+                    s.stats.viewers(p).to_string(),
+                )
+            })
+        })
+        .collect();
+    family(
+        "framecast_viewers",
+        "gauge",
+        "Viewers now, per protocol.",
+        viewers,
+    );
+    out
+}

@@ -1,4 +1,126 @@
-//! The server: a hub of streams plus the HTTP listener.
+//! The server: a hub of streams, their sources, and the HTTP listener.
 
-/// A framecast server.
-pub struct Server;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::http::{app, AppState};
+use crate::stream::{Hub, HubConfig, Publisher, StreamId, StreamOptions};
+
+/// How long open connections get to finish after shutdown is asked for.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// A framecast server that is not listening yet: create streams and
+/// publishers on it, then [`Server::listen`].
+pub struct Server {
+    hub: Arc<Hub>,
+    config: Arc<Config>,
+}
+
+impl Server {
+    /// A server for `config`; starts the configured sources.
+    /// Needs a tokio runtime.
+    pub fn new(config: Config) -> Result<Server> {
+        config.validate()?;
+        let hub = Hub::new(HubConfig {
+            queue: config.queue,
+            jpeg_quality: config.jpeg_quality,
+        });
+        for s in &config.streams {
+            crate::source::start(&hub, s)?;
+        }
+        Ok(Server {
+            hub,
+            config: Arc::new(config),
+        })
+    }
+
+    /// The streams.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// A publisher for a new push stream `id` (409 if it exists).
+    pub fn publisher(&self, id: &str) -> Result<Publisher> {
+        self.hub
+            .create(StreamId::parse(id)?, StreamOptions::new("push"))
+    }
+
+    /// Bind `addr` (port 0 picks one) and serve until [`Running::shutdown`].
+    pub async fn listen(self, addr: SocketAddr) -> Result<Running> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| Error::from(e).context(format!("cannot listen on {addr}")))?;
+        let local = listener.local_addr()?;
+        let state = AppState::new(self.hub.clone(), self.config.clone(), local).await?;
+        let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
+        let token = CancellationToken::new();
+        let stop = token.clone();
+        let hub = self.hub.clone();
+        let sndbuf = self.config.tcp_send_buffer;
+        let listener = axum::serve::ListenerExt::tap_io(listener, move |tcp| {
+            let _ = tcp.set_nodelay(true);
+            if sndbuf > 0 {
+                let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(sndbuf);
+            }
+        });
+        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+            stop.cancelled().await;
+            // Ends the long-lived responses (MJPEG, WebSocket) so the drain can finish.
+            hub.shutdown();
+        });
+        let join = tokio::spawn(async move {
+            if let Err(e) = serve.await {
+                tracing::error!("HTTP server failed: {e}");
+            }
+        });
+        Ok(Running {
+            addr: local,
+            token,
+            join,
+            hub: self.hub,
+        })
+    }
+}
+
+/// A listening server.
+pub struct Running {
+    addr: SocketAddr,
+    token: CancellationToken,
+    join: JoinHandle<()>,
+    hub: Arc<Hub>,
+}
+
+impl Running {
+    /// Where it listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The streams.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Stop accepting, end streams, and wait (up to a grace period) for
+    /// connections to close.
+    pub async fn shutdown(self) {
+        self.token.cancel();
+        if tokio::time::timeout(GRACE, self.join).await.is_err() {
+            tracing::warn!("connections still open after {GRACE:?}; closing anyway");
+        }
+    }
+
+    /// Serve until `signal` resolves, then shut down gracefully.
+    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) {
+        signal.await;
+        tracing::info!("shutting down");
+        self.shutdown().await;
+    }
+}

@@ -160,8 +160,14 @@ fn decode_kind(kind: ImageKind, data: &[u8], max_pixels: usize) -> Result<RgbIma
                 data,
             })
         }
-        ImageKind::Png => super::guard("PNG", || decode_png(data, max_pixels)),
+        ImageKind::Png => super::guard("PNG", || png_to_rgb(data, max_pixels)),
     }
+}
+
+/// Decode a PNG (any colour type and depth) into a raw RGB24 frame,
+/// refusing images over `max_pixels` (`TooLarge`).
+pub fn decode_png(data: &[u8], max_pixels: usize) -> Result<Frame> {
+    super::guard("PNG", || png_to_rgb(data, max_pixels))?.into_frame()
 }
 
 fn too_large(what: &str, w: u32, h: u32, max_pixels: usize) -> Error {
@@ -173,7 +179,7 @@ fn too_large(what: &str, w: u32, h: u32, max_pixels: usize) -> Error {
 
 /// Decode a PNG of any colour type and depth to RGB24. Transparency is
 /// composited over black (the letterbox colour).
-fn decode_png(data: &[u8], max_pixels: usize) -> Result<RgbImage> {
+fn png_to_rgb(data: &[u8], max_pixels: usize) -> Result<RgbImage> {
     let bad = |e: png::DecodingError| Error::bad_request(format!("corrupt PNG: {e}"));
     let mut dec = png::Decoder::new(std::io::Cursor::new(data));
     let (w, h) = {
