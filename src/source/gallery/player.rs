@@ -155,7 +155,7 @@ impl Player {
         let dir = self.cfg.dir.display().to_string();
         let hint = match self.playlist.len() {
             0 => "ADD JPEG OR PNG FILES".to_string(),
-            n => format!("NONE OF THE {n} FILES IS A READABLE JPEG OR PNG"),
+            n => format!("{n} FILES, NONE A READABLE JPEG OR PNG"),
         };
         let frame = make_card(self.cfg.size(), title, &[&dir, &hint]);
         match frame {
