@@ -1,6 +1,7 @@
 //! Sources: what feeds a stream.
 
 pub mod font;
+pub mod gallery;
 pub mod pattern;
 pub mod push;
 

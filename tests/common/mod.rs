@@ -1,4 +1,6 @@
 //! Shared helpers for integration tests.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod mjpeg;
 pub mod server;
