@@ -19,7 +19,6 @@
 
 mod cache;
 mod files;
-mod font;
 mod placeholder;
 mod player;
 mod playlist;

@@ -2,8 +2,8 @@
 //! picture-frame icon, a title ("NO IMAGES", "FOLDER NOT FOUND" …) and the
 //! folder path, drawn with the built-in bitmap font.
 
-use super::font::{glyph, ADVANCE, GLYPH};
 use crate::codec::image::RgbImage;
+use crate::source::glyphs::{glyph, ADVANCE, GLYPH};
 
 const BACKGROUND: [u8; 3] = [22, 26, 34];
 const TITLE: [u8; 3] = [240, 240, 240];

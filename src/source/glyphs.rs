@@ -1,8 +1,8 @@
 //! A tiny 5x7 bitmap font (upper-case letters, digits, a little punctuation)
-//! for the placeholder picture.
+//! shared by the test pattern and the gallery's placeholder picture.
 
 /// The rows of a glyph, top first; bit 4 is the leftmost column.
-type Glyph = [u8; 7];
+pub type Glyph = [u8; 7];
 
 const LETTERS: [Glyph; 26] = [
     [0x0E, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11], // A
@@ -60,6 +60,7 @@ fn punctuation(c: char) -> Option<Glyph> {
         '(' => [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02],
         ')' => [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08],
         '\'' => [0x04, 0x04, 0x08, 0, 0, 0, 0],
+        '#' => [0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A],
         _ => return None,
     })
 }
@@ -90,7 +91,7 @@ mod tests {
     fn glyphs_are_distinct_and_fit() {
         let chars: Vec<char> = ('A'..='Z')
             .chain('0'..='9')
-            .chain(" .,-_/:!()".chars())
+            .chain(" .,-_/:!()#".chars())
             .collect();
         let all: Vec<Glyph> = chars.iter().map(|&c| glyph(c)).collect();
         for (i, g) in all.iter().enumerate() {
