@@ -51,6 +51,9 @@ async fn ws(
         gap: fps_gap(&q)?,
     };
     let token = st.hub.shutdown_token();
+    // Viewers send us almost nothing; tungstenite zero-fills its read buffer
+    // on every poll, so a small one saves a memset per frame per viewer.
+    let up = up.read_buffer_size(4096);
     Ok(up.on_upgrade(move |socket| async move {
         tokio::select! {
             _ = session(socket, stream, opts) => {}
