@@ -172,133 +172,102 @@ async fn bad_input_gets_json_errors_and_the_stream_goes_on() {
         202
     );
 
-    expect_error(
-        reqwest::get(srv.at("/streams/bad%20id/mjpeg"))
-            .await
-            .unwrap(),
-        400,
-        "bad_request",
-    )
-    .await;
-    expect_error(
-        reqwest::get(srv.at(&format!("/streams/{}/mjpeg", "x".repeat(65))))
-            .await
-            .unwrap(),
-        400,
-        "bad_request",
-    )
-    .await;
-    expect_error(
-        reqwest::get(srv.at("/streams/unknown/mjpeg"))
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
-    expect_error(
-        reqwest::get(srv.at("/api/streams/unknown")).await.unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    let long_id = format!("/streams/{}/mjpeg", "x".repeat(65));
+    for (path, status, kind) in [
+        ("/streams/bad%20id/mjpeg", 400, "bad_request"),
+        (long_id.as_str(), 400, "bad_request"),
+        ("/streams/unknown/mjpeg", 404, "not_found"),
+        ("/api/streams/unknown", 404, "not_found"),
+    ] {
+        expect_error(reqwest::get(srv.at(path)).await.unwrap(), status, kind).await;
+    }
 
-    let mut corrupt = good.to_vec();
-    corrupt.truncate(good.len() / 2);
-    expect_error(
-        post("/streams/s/frames", "image/jpeg", corrupt)
-            .await
-            .unwrap(),
-        400,
-        "bad_request",
-    )
-    .await;
-    expect_error(
-        post("/streams/s/frames", "image/jpeg", b"not an image".to_vec())
-            .await
-            .unwrap(),
-        400,
-        "bad_request",
-    )
-    .await;
-    expect_error(
-        post("/streams/s/frames", "text/plain", b"hello".to_vec())
-            .await
-            .unwrap(),
-        415,
-        "unsupported_media_type",
-    )
-    .await;
-    expect_error(
-        post("/streams/s/frames", "image/jpeg", vec![0xFF; 200_000])
-            .await
-            .unwrap(),
-        413,
-        "too_large",
-    )
-    .await;
-    expect_error(
-        post(
+    let truncated = good[..good.len() / 2].to_vec();
+    let octet = "application/octet-stream";
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        (
+            "/streams/s/frames",
+            "image/jpeg",
+            truncated,
+            400,
+            "bad_request",
+        ),
+        (
+            "/streams/s/frames",
+            "image/jpeg",
+            b"not an image".to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "/streams/s/frames",
+            "image/png",
+            good.to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "/streams/s/frames",
+            "text/plain",
+            b"hello".to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "/streams/s/frames",
+            "image/jpeg",
+            vec![0xFF; 200_000],
+            413,
+            "too_large",
+        ),
+        (
             "/streams/s/frames?width=4&height=4&format=rgb24",
-            "application/octet-stream",
+            octet,
             vec![0; 47],
-        )
-        .await
-        .unwrap(),
-        400,
-        "bad_request",
-    )
-    .await;
-    expect_error(
-        post(
+            400,
+            "bad_request",
+        ),
+        (
             "/streams/s/frames?width=4&height=4&format=yuv9",
-            "application/octet-stream",
+            octet,
             vec![0; 48],
-        )
-        .await
-        .unwrap(),
-        400,
-        "bad_request",
-    )
-    .await;
-    expect_error(
-        post(
+            400,
+            "bad_request",
+        ),
+        (
             "/streams/s/frames?width=4&format=rgb24",
-            "application/octet-stream",
+            octet,
             vec![0; 48],
-        )
-        .await
-        .unwrap(),
-        400,
-        "bad_request",
-    )
-    .await;
-    expect_error(
-        post("/streams/s/metadata", "application/json", b"{nope".to_vec())
-            .await
-            .unwrap(),
-        400,
-        "bad_request",
-    )
-    .await;
-    expect_error(
-        post(
+            400,
+            "bad_request",
+        ),
+        (
+            "/streams/s/frames?width=0&height=4&format=rgb24",
+            octet,
+            vec![],
+            400,
+            "bad_request",
+        ),
+        (
+            "/streams/s/metadata",
+            "application/json",
+            b"{nope".to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
             "/streams/unknown/metadata",
             "application/json",
             b"{}".to_vec(),
-        )
-        .await
-        .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
-    expect_error(
-        c.delete(srv.at("/streams/s/frames")).send().await.unwrap(),
-        405,
-        "method_not_allowed",
-    )
-    .await;
+            404,
+            "not_found",
+        ),
+    ];
+    for (path, ct, body, status, kind) in cases {
+        expect_error(post(path, ct, body).await.unwrap(), status, kind).await;
+    }
+    let r = c.delete(srv.at("/streams/s/frames")).send().await.unwrap();
+    expect_error(r, 405, "method_not_allowed").await;
 
     // The stream is unaffected: the next good frame goes through.
     assert_eq!(
@@ -309,13 +278,12 @@ async fn bad_input_gets_json_errors_and_the_stream_goes_on() {
         202
     );
     let s = srv.hub.get(&StreamId::parse("s").unwrap()).unwrap();
-    assert!(
-        eventually(Duration::from_secs(5), || {
-            let s = s.clone();
-            async move { s.latest().is_some_and(|f| f.seq == 2) }
-        })
-        .await
-    );
+    let published = eventually(Duration::from_secs(5), || {
+        let s = s.clone();
+        async move { s.latest().is_some_and(|f| f.seq == 2) }
+    })
+    .await;
+    assert!(published, "the good frame after the bad ones is frame 2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
