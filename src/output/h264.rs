@@ -66,6 +66,11 @@ pub struct Renditions {
 }
 
 impl Renditions {
+    /// The hub whose streams these are.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self._hub
+    }
+
     /// Renditions for the streams of `hub`, made on demand.
     pub fn new(hub: Arc<Hub>, config: &H264Config) -> Arc<Self> {
         Arc::new(Renditions {
@@ -276,6 +281,9 @@ impl Rendition {
 
     fn push(&self, au: AccessUnit) {
         self.encodes.fetch_add(1, Relaxed);
+        if let Some(stream) = self.stream.upgrade() {
+            stream.stats.h264_encodes.fetch_add(1, Relaxed);
+        }
         let mut s = self.shared.lock();
         if s.ring.len() >= RING {
             s.ring.pop_front();
