@@ -1,5 +1,6 @@
 //! Shared helpers for integration tests.
 #![allow(dead_code)]
 
+pub mod mjpeg;
 pub mod rtc_client;
 pub mod server;
