@@ -19,10 +19,14 @@ const H: usize = 720;
 
 #[tokio::main]
 async fn main() -> framecast::Result<()> {
-    tracing_subscriber::fmt().with_env_filter("framecast=info").init();
+    tracing_subscriber::fmt()
+        .with_env_filter("framecast=info")
+        .init();
     let listen = std::env::var("FRAMECAST_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let config = Config {
-        listen: listen.parse().map_err(|e| framecast::Error::bad_request(format!("{e}")))?,
+        listen: listen
+            .parse()
+            .map_err(|e| framecast::Error::bad_request(format!("{e}")))?,
         ..Config::default()
     };
     let server = Server::new(config.clone())?;
@@ -58,8 +62,22 @@ struct Box2 {
 fn detect(n: u64) -> Vec<Box2> {
     let t = n as f64 / 30.0;
     vec![
-        Box2 { x: (200.0 + 400.0 * (t * 0.7).sin().abs()) as usize, y: 150, w: 220, h: 160, label: "cat", score: 0.93 },
-        Box2 { x: 700, y: (250.0 + 200.0 * (t * 1.3).cos().abs()) as usize, w: 180, h: 240, label: "dog", score: 0.81 },
+        Box2 {
+            x: (200.0 + 400.0 * (t * 0.7).sin().abs()) as usize,
+            y: 150,
+            w: 220,
+            h: 160,
+            label: "cat",
+            score: 0.93,
+        },
+        Box2 {
+            x: 700,
+            y: (250.0 + 200.0 * (t * 1.3).cos().abs()) as usize,
+            w: 180,
+            h: 240,
+            label: "dog",
+            score: 0.81,
+        },
     ]
 }
 
@@ -67,7 +85,11 @@ fn detect(n: u64) -> Vec<Box2> {
 fn draw(boxes: &[Box2]) -> framecast::Result<Frame> {
     let mut bgr = vec![40u8; W * H * 3];
     for (i, b) in boxes.iter().enumerate() {
-        let colour = if i == 0 { [60, 180, 255] } else { [255, 160, 60] };
+        let colour = if i == 0 {
+            [60, 180, 255]
+        } else {
+            [255, 160, 60]
+        };
         for y in b.y..(b.y + b.h).min(H) {
             for x in b.x..(b.x + b.w).min(W) {
                 bgr[(y * W + x) * 3..][..3].copy_from_slice(&colour);

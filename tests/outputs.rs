@@ -187,8 +187,13 @@ async fn fps_cap_gives_a_viewer_fewer_frames() {
     }
     // At 30 fps in, 5 fps out, consecutive parts are ~6 frames apart.
     let gap = (last - first) as f64 / 4.0;
-    assert!(gap >= 3.0, "a 5 fps viewer of a 30 fps stream skips frames (mean gap {gap})");
-    let bad = reqwest::get(srv.at("/streams/demo/mjpeg?fps=-1")).await.unwrap();
+    assert!(
+        gap >= 3.0,
+        "a 5 fps viewer of a 30 fps stream skips frames (mean gap {gap})"
+    );
+    let bad = reqwest::get(srv.at("/streams/demo/mjpeg?fps=-1"))
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 400);
 }
 
@@ -201,5 +206,8 @@ async fn graceful_shutdown_ends_open_mjpeg_responses() {
     tokio::time::timeout(Duration::from_secs(10), srv.stop())
         .await
         .expect("shutdown finishes while a viewer is connected");
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no longer listening");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no longer listening"
+    );
 }
