@@ -74,7 +74,7 @@ pub async fn run(args: Vec<String>) -> Result<()> {
     tokio::time::sleep(window).await;
     let idle_cpu = idle.percent()?;
     println!("server idle (pattern only, no viewers): CPU {idle_cpu:.1}%");
-    println!("viewers | server CPU % | added vs idle | per extra viewer | fps min/median | first frame median/max ms | RSS MiB");
+    println!("viewers | server CPU % | added vs idle | per extra viewer | fps min/median | first frame median/max ms | RSS MiB | source fps | encodes/s");
     let mut one_viewer_cpu = None;
     for &n in &args.viewers {
         let r = round(addr, pid, n, window).await?;
@@ -87,14 +87,16 @@ pub async fn run(args: Vec<String>) -> Result<()> {
             one_viewer_cpu = Some(r.cpu);
         }
         println!(
-            "{n:7} | {:12.1} | {added:13.1} | {per:>16} | {:5.1} / {:5.1} | {:6.0} / {:6.0} | {:.0}",
-            r.cpu, r.fps_min, r.fps_median, r.ttff_median_ms, r.ttff_max_ms, r.rss
+            "{n:7} | {:12.1} | {added:13.1} | {per:>16} | {:5.1} / {:5.1} | {:6.0} / {:6.0} | {:7.0} | {:10.1} | {:.1}",
+            r.cpu, r.fps_min, r.fps_median, r.ttff_median_ms, r.ttff_max_ms, r.rss, r.source_fps, r.encode_fps
         );
     }
     Ok(())
 }
 
 struct Round {
+    source_fps: f64,
+    encode_fps: f64,
     cpu: f64,
     fps_min: f64,
     fps_median: f64,
@@ -119,8 +121,11 @@ async fn round(addr: std::net::SocketAddr, pid: u32, n: usize, window: Duration)
     let counters: Vec<_> = clients.into_iter().map(count_frames).collect();
     let cpu = CpuWindow::start(pid)?;
     let t0 = Instant::now();
+    let before = counts(addr).await?;
     tokio::time::sleep(window).await;
     let cpu = cpu.percent()?;
+    let after = counts(addr).await?;
+    let secs = t0.elapsed().as_secs_f64();
     let rss = rss_mib(pid)?;
     let mut fps = Vec::with_capacity(n);
     let mut locations = Vec::with_capacity(n);
@@ -136,6 +141,8 @@ async fn round(addr: std::net::SocketAddr, pid: u32, n: usize, window: Duration)
     fps.sort_by(f64::total_cmp);
     ttff.sort_by(f64::total_cmp);
     Ok(Round {
+        source_fps: (after.0 - before.0) as f64 / secs,
+        encode_fps: (after.1 - before.1) as f64 / secs,
         cpu,
         fps_min: fps[0],
         fps_median: percentile(&fps, 50.0),
@@ -143,6 +150,14 @@ async fn round(addr: std::net::SocketAddr, pid: u32, n: usize, window: Duration)
         ttff_max_ms: *ttff.last().unwrap_or(&f64::NAN),
         rss,
     })
+}
+
+/// The demo stream's (frames_in, h264_encodes).
+async fn counts(addr: std::net::SocketAddr) -> Result<(u64, u64)> {
+    let r = http(addr, "GET", "/api/streams/demo", None, "").await?;
+    let v: serde_json::Value = serde_json::from_str(&r.body)?;
+    let n = |k: &str| v[k].as_u64().unwrap_or(0);
+    Ok((n("frames_in"), n("h264_encodes")))
 }
 
 /// Seconds from the WHEP POST to the first complete access unit.
