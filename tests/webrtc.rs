@@ -201,3 +201,20 @@ async fn sessions_end_on_delete_and_the_encoder_stops() {
     assert_eq!(again.status(), 404);
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_whose_peer_vanishes_times_out() {
+    let srv = TestServer::start(&config("[webrtc]\nsession_timeout_ms = 1500\n")).await;
+    let _pump = pump(publisher(&srv));
+    let mut c = connect(srv.addr, "cam", Offer::default()).await.unwrap();
+    first_picture(&mut c, Duration::from_secs(10)).await;
+    assert_eq!(status(&srv).await["viewers"]["webrtc"], 1);
+    // The peer stops answering without a DELETE (its socket goes away).
+    drop(c);
+    let gone = common::server::eventually(Duration::from_secs(10), || async {
+        status(&srv).await["viewers"]["webrtc"] == 0
+    })
+    .await;
+    assert!(gone, "the silent session was not freed");
+    srv.stop().await;
+}

@@ -36,6 +36,8 @@ pub struct Offer {
     pub h264: bool,
     /// Create a "metadata" DataChannel.
     pub datachannel: bool,
+    /// Also offer to receive audio (Opus), as many WHEP players do.
+    pub audio: bool,
 }
 
 impl Default for Offer {
@@ -43,6 +45,7 @@ impl Default for Offer {
         Offer {
             h264: true,
             datachannel: true,
+            audio: false,
         }
     }
 }
@@ -134,10 +137,14 @@ pub async fn connect(http_addr: SocketAddr, id: &str, offer: Offer) -> Result<Rt
         .clear_codecs()
         .enable_h264(offer.h264)
         .enable_vp8(!offer.h264)
+        .enable_opus(offer.audio, false)
         .build(Instant::now());
     let cand = Candidate::host(local, "udp").map_err(|e| e.to_string())?;
     rtc.add_local_candidate(cand);
     let mut api = rtc.sdp_api();
+    if offer.audio {
+        api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+    }
     api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
     if offer.datachannel {
         api.add_channel("metadata".into());
