@@ -58,6 +58,8 @@ pub struct RtcClient {
     pub events: mpsc::UnboundedReceiver<ClientEvent>,
     /// When the offer was posted.
     pub started: Instant,
+    /// Notify to send a PLI (picture loss: please send a keyframe).
+    pub pli: std::sync::Arc<tokio::sync::Notify>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -170,11 +172,13 @@ pub async fn connect(http_addr: SocketAddr, id: &str, offer: Offer) -> Result<Rt
         .accept_answer(pending, answer)
         .map_err(|e| e.to_string())?;
     let (tx, events) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(rtc, socket, local, tx));
+    let pli = std::sync::Arc::new(tokio::sync::Notify::new());
+    let task = tokio::spawn(run(rtc, socket, local, tx, pli.clone()));
     Ok(RtcClient {
         location,
         events,
         started,
+        pli,
         task,
     })
 }
@@ -184,8 +188,10 @@ async fn run(
     socket: UdpSocket,
     local: SocketAddr,
     tx: mpsc::UnboundedSender<ClientEvent>,
+    pli: std::sync::Arc<tokio::sync::Notify>,
 ) {
     let mut buf = vec![0u8; 2048];
+    let mut video_mid = None;
     loop {
         let timeout = loop {
             match rtc.poll_output() {
@@ -196,10 +202,13 @@ async fn run(
                 Ok(Output::Event(e)) => {
                     let ev = match e {
                         Event::Connected => Some(ClientEvent::Connected),
-                        Event::MediaData(d) => Some(ClientEvent::Video {
-                            data: d.data.to_vec(),
-                            at: Instant::now(),
-                        }),
+                        Event::MediaData(d) => {
+                            video_mid = Some(d.mid);
+                            Some(ClientEvent::Video {
+                                data: d.data.to_vec(),
+                                at: Instant::now(),
+                            })
+                        }
                         Event::ChannelData(d) => Some(ClientEvent::Metadata(
                             String::from_utf8_lossy(&d.data).into_owned(),
                         )),
@@ -225,6 +234,12 @@ async fn run(
                 Err(_) => return,
             },
             _ = tokio::time::sleep_until(timeout.into()) => Input::Timeout(Instant::now()),
+            _ = pli.notified() => {
+                if let Some(mut w) = video_mid.and_then(|m| rtc.writer(m)) {
+                    let _ = w.request_keyframe(None, str0m::media::KeyframeRequestKind::Pli);
+                }
+                continue;
+            }
         };
         if rtc.handle_input(input).is_err() || !rtc.is_alive() {
             return;
