@@ -82,7 +82,7 @@ fn build_config(args: &ServeArgs) -> framecast::Result<Config> {
             framecast::Error::bad_request(format!("--gallery wants ID=DIR, got {spec:?}"))
         })?;
         let mut s = stream(id, SourceKind::Gallery);
-        s.gallery = Some(framecast::source::GallerySettings::for_dir(dir.into()));
+        s.gallery = Some(framecast::source::gallery::GalleryConfig::new(dir));
         cfg.streams.push(s);
     }
     if cfg.streams.is_empty() {
