@@ -11,6 +11,7 @@
 
 mod mjpeg;
 mod proc_stats;
+mod webrtc;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,7 @@ async fn main() -> ExitCode {
         "mjpeg" => mjpeg::run(args).await,
         "ws" => mjpeg::run_ws(args).await,
         "jpeg" => mjpeg::jpeg::run(args),
+        "webrtc" => webrtc::run(args).await,
         _ => Err(anyhow::anyhow!("unknown benchmark {cmd:?}\n{USAGE}")),
     };
     match result {
