@@ -250,6 +250,13 @@ impl Segmenter {
     /// Feed one access unit that arrived at `now_us`.
     pub fn push(&mut self, au: &AccessUnit, now_us: u64) -> Pushed {
         let before = self.version;
+        if !fmp4::nal_units(&au.data)
+            .iter()
+            .any(|n| matches!(fmp4::nal_type(n), 1..=5))
+        {
+            // No picture in it (an encoder's skipped frame): nothing to store.
+            return Pushed::default();
+        }
         let pts = ticks(au.pts);
         let params = if au.keyframe {
             ParamSets::find(&au.data)

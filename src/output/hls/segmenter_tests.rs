@@ -245,3 +245,134 @@ fn playlist_has_ll_hls_tags_and_parses() {
     assert!((parsed.segments[0].duration - 2.0).abs() < 1e-3);
     assert_eq!(parsed.segments[1].uri, "seg-1.m4s");
 }
+
+/// Real H.264 from openh264: `n` frames of `w` x `h`, an IDR every `gop`.
+fn encode(n: u64, w: usize, h: usize, gop: u64) -> Vec<AccessUnit> {
+    use openh264::encoder::{Encoder, EncoderConfig, FrameType};
+    use openh264::formats::YUVBuffer;
+    use openh264::OpenH264API;
+    let cfg = EncoderConfig::new()
+        .skip_frames(false)
+        .scene_change_detect(false);
+    let mut enc = Encoder::with_api_config(OpenH264API::from_source(), cfg).expect("encoder");
+    (0..n)
+        .map(|i| {
+            let mut yuv = vec![0u8; w * h * 3 / 2];
+            let (y, uv) = yuv.split_at_mut(w * h);
+            y.fill((i * 7 % 220) as u8 + 16);
+            uv.fill((i * 3 % 200) as u8 + 28);
+            if i % gop == 0 {
+                enc.force_intra_frame();
+            }
+            let bs = enc
+                .encode(&YUVBuffer::from_vec(yuv, w, h))
+                .expect("encodes");
+            AccessUnit {
+                data: Bytes::from(bs.to_vec()),
+                keyframe: matches!(bs.frame_type(), FrameType::IDR),
+                pts: Duration::from_nanos(i * 1_000_000_000 / 30),
+                seq: i,
+                width: w as u32,
+                height: h as u32,
+            }
+        })
+        .collect()
+}
+
+/// ffprobe's view of a file: (codec, width, height, frames, duration s),
+/// the duration running from the first packet's pts to the last one's end.
+fn ffprobe(path: &std::path::Path) -> Option<(String, u32, u32, u32, f64)> {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args([
+            "-show_entries",
+            "stream=codec_name,width,height,nb_read_frames",
+        ])
+        .args([
+            "-show_entries",
+            "packet=pts_time,duration_time",
+            "-of",
+            "default=nw=1",
+        ])
+        .arg(path)
+        .output()
+        .ok()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    Some((
+        get("codec_name"),
+        get("width").parse().ok()?,
+        get("height").parse().ok()?,
+        get("nb_read_frames").parse().ok()?,
+        {
+            let num = |k: &str| -> Vec<f64> {
+                let p = format!("{k}=");
+                text.lines()
+                    .filter_map(|l| l.strip_prefix(p.as_str()))
+                    .filter_map(|d| d.parse().ok())
+                    .collect()
+            };
+            let (pts, dur) = (num("pts_time"), num("duration_time"));
+            pts.last()? - pts.first()? + dur.last().copied().unwrap_or(0.0)
+        },
+    ))
+}
+
+#[test]
+fn real_h264_segments_probe_as_h264_with_the_pushed_frames() {
+    if std::process::Command::new("ffprobe")
+        .arg("-version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("FRAMECAST_REQUIRE_E2E").as_deref() != Ok("1"),
+            "ffprobe is required"
+        );
+        eprintln!("SKIP: ffprobe not found");
+        return;
+    }
+    let mut s = seg();
+    for a in encode(150, 160, 96, 60) {
+        s.push(&a, 0);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let segs: Vec<&Segment> = s.stored().collect();
+    assert_eq!(segs.len(), 2);
+    for d in segs {
+        let path = dir.path().join(format!("s{}.mp4", d.msn));
+        let mut bytes = d.init.data.to_vec();
+        for p in &d.parts {
+            bytes.extend_from_slice(&p.data);
+        }
+        std::fs::write(&path, bytes).unwrap();
+        let (codec, w, h, frames, dur) = ffprobe(&path).expect("ffprobe output");
+        assert_eq!((codec.as_str(), w, h), ("h264", 160, 96));
+        assert_eq!(d.frames(), 60, "segment {} in the segmenter", d.msn);
+        assert_eq!(frames, 60, "segment {}", d.msn);
+        assert!((dur - 2.0).abs() < 0.01, "segment {} lasts {dur}", d.msn);
+    }
+    // A single part on its own (after the init) decodes too.
+    let first = s.stored().next().unwrap();
+    let path = dir.path().join("part.mp4");
+    let mut bytes = first.init.data.to_vec();
+    bytes.extend_from_slice(&first.parts[0].data);
+    std::fs::write(&path, bytes).unwrap();
+    let (_, _, _, frames, _) = ffprobe(&path).unwrap();
+    assert_eq!(frames, first.parts[0].frames);
+}
