@@ -34,6 +34,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Default publisher queue length, in frames.
     pub queue: usize,
+    /// Kernel send buffer per TCP connection, bytes (0 = the OS's autotuning).
+    /// Small enough that a stalled viewer resumes near the live edge, not
+    /// behind megabytes of old frames; large enough for HLS segments.
+    pub tcp_send_buffer: usize,
     /// JPEG quality for encoded frames, 1-100.
     pub jpeg_quality: u8,
     /// Publishing over HTTP and WebSocket.
@@ -54,6 +58,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             queue: 10,
+            tcp_send_buffer: 256 * 1024,
             jpeg_quality: crate::codec::jpeg::DEFAULT_QUALITY,
             push: PushConfig::default(),
             webrtc: Default::default(),

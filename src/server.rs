@@ -63,8 +63,12 @@ impl Server {
         let token = CancellationToken::new();
         let stop = token.clone();
         let hub = self.hub.clone();
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let sndbuf = self.config.tcp_send_buffer;
+        let listener = axum::serve::ListenerExt::tap_io(listener, move |tcp| {
             let _ = tcp.set_nodelay(true);
+            if sndbuf > 0 {
+                let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(sndbuf);
+            }
         });
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
             stop.cancelled().await;

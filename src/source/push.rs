@@ -93,11 +93,14 @@ async fn post_frame(
     };
     let publisher = publisher_for(&st, &id, peer)?;
     let body = read_limited(&parts.headers, body, st.config.push.max_frame_bytes).await?;
-    let wanted_png = ctype == "image/png";
-    if wanted_png != body.starts_with(b"\x89PNG") && raw.is_none() {
-        return Err(Error::bad_request(format!(
-            "the body is not a valid {ctype} image"
-        )));
+    if raw.is_none() {
+        let is_png = body.starts_with(b"\x89PNG");
+        let is_jpeg = body.starts_with(&[0xFF, 0xD8]);
+        if (ctype == "image/png" && !is_png) || (ctype != "image/png" && !is_jpeg) {
+            return Err(Error::bad_request(format!(
+                "the body is not a valid {ctype} image"
+            )));
+        }
     }
     let max_pixels = st.config.push.max_pixels;
     let frame = tokio::task::spawn_blocking(move || decode_body(body, raw, max_pixels))

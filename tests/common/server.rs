@@ -85,7 +85,10 @@ pub fn have_tool(tool: &str) -> bool {
         .output()
         .is_ok();
     if !ok {
-        assert!(!require_e2e(), "{tool} is required (FRAMECAST_REQUIRE_E2E=1) but was not found");
+        assert!(
+            !require_e2e(),
+            "{tool} is required (FRAMECAST_REQUIRE_E2E=1) but was not found"
+        );
         eprintln!("SKIP: {tool} not found; install it to run this test");
     }
     ok

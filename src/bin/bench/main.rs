@@ -1,1 +1,39 @@
-fn main() {}
+//! `framecast-bench`: load and latency benchmarks against a real framecast
+//! server process on loopback.
+//!
+//! ```text
+//! framecast-bench mjpeg  [options]   MJPEG / WebSocket viewers (see `mjpeg --help`)
+//! framecast-bench webrtc [options]   WebRTC (WHEP) viewers
+//! framecast-bench hls    [options]   HLS clients and segment latency
+//! ```
+
+mod proc_stats;
+
+use std::process::ExitCode;
+
+const USAGE: &str =
+    "usage: framecast-bench <mjpeg|webrtc|hls> [options]  (framecast-bench <cmd> --help)";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let cmd = args.remove(0);
+    let result = match cmd.as_str() {
+        "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(anyhow::anyhow!("unknown benchmark {cmd:?}\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("framecast-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
