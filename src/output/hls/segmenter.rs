@@ -93,7 +93,7 @@ pub struct Part {
     pub data: Bytes,
     /// When it became fetchable (injected clock, µs).
     pub ready_us: u64,
-    /// When its last frame arrived (injected clock, µs).
+    /// When its last frame was published (µs; the injected clock when unknown).
     pub last_frame_us: u64,
 }
 
@@ -186,8 +186,11 @@ struct Pending {
 struct Timing {
     prev_pts: u64,
     prev_dts: u64,
-    /// The last real pts delta, used to estimate a closing frame's duration.
+    /// The shortest of the last few real pts deltas, used to estimate a
+    /// closing frame's duration: under-estimating costs nothing (the next
+    /// frame's duration absorbs it), over-estimating would squeeze frames.
     delta: u64,
+    recent: [u64; 8],
     /// Set when the previous frame's duration was fixed by closing its part.
     fixed_end: Option<u64>,
 }
@@ -410,19 +413,33 @@ impl Segmenter {
     }
 
     fn add_sample(&mut self, au: &AccessUnit, pts: u64, dts: u64, now_us: u64) {
-        let delta = self
-            .timing
-            .map_or(DEFAULT_FRAME_TICKS, |t| pts.saturating_sub(t.prev_pts));
+        let mut recent = self.timing.map_or([0; 8], |t| t.recent);
+        if let Some(t) = self.timing {
+            recent.rotate_right(1);
+            recent[0] = pts.saturating_sub(t.prev_pts);
+        }
+        let delta = recent
+            .iter()
+            .copied()
+            .filter(|d| *d > 0)
+            .min()
+            .unwrap_or(DEFAULT_FRAME_TICKS);
         self.pending.push(Pending {
             dts,
             data: fmp4::sample_data(&au.data),
             keyframe: au.keyframe,
         });
-        self.pending_last_us = now_us;
+        // The frame's publish time when the encoder passed it on, so
+        // latency is counted from the frame's arrival in framecast.
+        self.pending_last_us = match au.published_unix_us {
+            0 => now_us,
+            t => t,
+        };
         self.timing = Some(Timing {
             prev_pts: pts,
             prev_dts: dts,
             delta,
+            recent,
             fixed_end: None,
         });
         let est = self.estimate();

@@ -29,6 +29,7 @@ fn au(i: u64, pts_ns: u64, key: bool, w: u32) -> AccessUnit {
         seq: i,
         width: w,
         height: 240,
+        published_unix_us: 0,
     }
 }
 
@@ -274,6 +275,7 @@ fn encode(n: u64, w: usize, h: usize, gop: u64) -> Vec<AccessUnit> {
                 seq: i,
                 width: w as u32,
                 height: h as u32,
+                published_unix_us: 0,
             }
         })
         .collect()

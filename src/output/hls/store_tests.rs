@@ -28,6 +28,7 @@ fn au(i: u64) -> Arc<AccessUnit> {
         seq: i,
         width: 64,
         height: 48,
+        published_unix_us: 0,
     })
 }
 
