@@ -275,17 +275,21 @@ impl Segmenter {
                 self.init = None;
             }
         }
-        let dts = self.next_dts(pts);
+        let mut dts = self.next_dts(pts);
         let mut want_keyframe = false;
+        // A keyframe always starts a part (INDEPENDENT=YES); so does a frame
+        // that would take the open part past its target.
+        let start = self.pending.first().map(|p| p.dts);
+        if au.keyframe
+            || start.is_some_and(|s| {
+                dts + self.estimate() > s + ticks(self.cfg.part_target) + MIN_TICKS
+            })
+        {
+            dts = self.close_before(dts, now_us);
+        }
         let cut = au.keyframe
             && self.open.is_some()
             && dts.saturating_sub(self.seg_start) * 4 >= ticks(self.cfg.segment_target) * 3;
-        if au.keyframe {
-            // A keyframe always starts a part (INDEPENDENT=YES); it also
-            // starts a segment when the open one is long enough.
-            let last = dts.saturating_sub(self.pending.last().map_or(dts, |p| p.dts));
-            self.close_part(last, now_us);
-        }
         if cut {
             self.close_segment(now_us);
         }
@@ -451,6 +455,25 @@ impl Segmenter {
                 t.fixed_end = Some(dts + est);
             }
         }
+    }
+
+    /// Close the open part before a frame due at `dts`, keeping the part
+    /// within its target: when the gap is longer (a skipped frame), the
+    /// next frame is pulled earlier and the one after absorbs the
+    /// difference. Returns the next frame's decode time.
+    fn close_before(&mut self, dts: u64, now_us: u64) -> u64 {
+        let (Some(first), Some(last)) = (self.pending.first(), self.pending.last()) else {
+            return dts;
+        };
+        let end = dts
+            .min(first.dts + ticks(self.cfg.part_target))
+            .max(last.dts + MIN_TICKS);
+        let last_dts = last.dts;
+        self.close_part(end - last_dts, now_us);
+        if let Some(t) = self.timing.as_mut() {
+            t.prev_dts = t.prev_dts.min(end - MIN_TICKS);
+        }
+        end
     }
 
     /// Close the open part; `last` is its last frame's duration.

@@ -199,6 +199,9 @@ fn jittery_timing_keeps_a_monotonic_gapless_timeline() {
             assert_eq!(base, e, "segment {} starts where the last ended", d.msn);
         }
         end = Some(base + d.duration());
+        for p in &d.parts {
+            assert!(p.duration <= 18_000 + 90, "a part of {} ticks", p.duration);
+        }
     }
     assert!(end.is_some());
 }
