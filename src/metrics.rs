@@ -40,6 +40,12 @@ pub fn render(hub: &Hub) -> String {
         per(&|s| s.stats.jpeg_encodes.load(Relaxed).to_string()),
     );
     family(
+        "framecast_h264_encodes_total",
+        "counter",
+        "H.264 pictures encoded (one per encoded frame, shared by all viewers).",
+        per(&|s| s.stats.h264_encodes.load(Relaxed).to_string()),
+    );
+    family(
         "framecast_bytes_out_total",
         "counter",
         "Media bytes sent to viewers.",

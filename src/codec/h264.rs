@@ -1,10 +1,23 @@
 //! H.264 encoding with openh264: one encoder per stream, shared by WebRTC and HLS.
 //!
-//! (Filled in by the H.264 work; the types here are the contract.)
+//! [`H264Encoder`] turns frames of any [`crate::PixelFormat`] (or JPEG) into
+//! constrained-baseline [`AccessUnit`]s in Annex B form. Every IDR carries
+//! its SPS and PPS, so any keyframe is a place a new viewer can start.
+//! Keyframes come every `keyframe_interval` of *frame time* (pts), and on
+//! request. A change of picture size re-creates the encoder.
 
 use std::time::Duration;
 
 use bytes::Bytes;
+use openh264::encoder::{
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, Profile, RateControlMode, UsageType,
+};
+use openh264::formats::YUVSlices;
+use openh264::OpenH264API;
+use yuv::{BufferStoreMut, YuvConversionMode, YuvPlanarImageMut, YuvRange, YuvStandardMatrix};
+
+use crate::error::{Error, Result};
+use crate::frame::{Frame, FrameData, PixelFormat};
 
 /// One encoded picture in Annex B form (start codes, SPS/PPS before each IDR).
 #[derive(Debug, Clone)]
@@ -21,4 +34,453 @@ pub struct AccessUnit {
     pub width: u32,
     /// Picture height in pixels.
     pub height: u32,
+    /// When the source frame was published (µs since the Unix epoch), for latency.
+    pub published_unix_us: u64,
+}
+
+/// What the encoder is asked to do.
+#[derive(Debug, Clone, Copy)]
+pub struct EncoderSettings {
+    /// Target bitrate in bits per second.
+    pub bitrate: u32,
+    /// An IDR at least this often (in frame time).
+    pub keyframe_interval: Duration,
+    /// Frames closer together than `1/max_fps` are skipped (0 = no limit).
+    pub max_fps: f32,
+}
+
+impl Default for EncoderSettings {
+    fn default() -> Self {
+        EncoderSettings {
+            bitrate: 2_500_000,
+            keyframe_interval: Duration::from_secs(2),
+            max_fps: 30.0,
+        }
+    }
+}
+
+/// The frame to encode and where it sits in the stream.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameRef<'a> {
+    /// The pixels.
+    pub frame: &'a Frame,
+    /// Presentation time.
+    pub pts: Duration,
+    /// The frame's stream sequence number.
+    pub seq: u64,
+    /// Publish time, µs since the Unix epoch.
+    pub published_unix_us: u64,
+}
+
+struct Active {
+    encoder: Encoder,
+    width: u32,
+    height: u32,
+}
+
+/// A stateful H.264 encoder with keyframe control and real-time pacing.
+pub struct H264Encoder {
+    settings: EncoderSettings,
+    active: Option<Active>,
+    yuv: Vec<u8>,
+    last_idr_pts: Option<Duration>,
+    last_pts: Option<Duration>,
+    want_idr: bool,
+    parameter_sets: Vec<u8>,
+}
+
+impl H264Encoder {
+    /// An encoder that starts on the first frame it is given.
+    pub fn new(settings: EncoderSettings) -> Self {
+        H264Encoder {
+            settings,
+            active: None,
+            yuv: Vec::new(),
+            last_idr_pts: None,
+            last_pts: None,
+            want_idr: true,
+            parameter_sets: Vec::new(),
+        }
+    }
+
+    /// Make the next encoded picture an IDR.
+    pub fn request_keyframe(&mut self) {
+        self.want_idr = true;
+    }
+
+    /// Encode one frame. `Ok(None)` when the frame was skipped (pacing, or
+    /// the encoder chose to skip it); errors for frames it cannot encode.
+    pub fn encode(&mut self, f: FrameRef<'_>) -> Result<Option<AccessUnit>> {
+        if self.too_soon(f.pts) {
+            return Ok(None);
+        }
+        let (w, h) = (f.frame.width() & !1, f.frame.height() & !1);
+        if w < 16 || h < 16 {
+            return Err(Error::bad_request(format!(
+                "H.264: a {}x{} frame is too small to encode",
+                f.frame.width(),
+                f.frame.height()
+            )));
+        }
+        self.ensure_encoder(w, h)?;
+        to_i420(f.frame, w, h, &mut self.yuv)?;
+        if self.keyframe_due(f.pts) {
+            if let Some(a) = self.active.as_mut() {
+                a.encoder.force_intra_frame();
+            }
+        }
+        let data = self.run_encoder(w, h, f.pts)?;
+        let Some((data, keyframe)) = data else {
+            return Ok(None);
+        };
+        self.last_pts = Some(f.pts);
+        if keyframe {
+            self.last_idr_pts = Some(f.pts);
+            self.want_idr = false;
+        }
+        Ok(Some(AccessUnit {
+            data,
+            keyframe,
+            pts: f.pts,
+            seq: f.seq,
+            width: w,
+            height: h,
+            published_unix_us: f.published_unix_us,
+        }))
+    }
+
+    fn too_soon(&self, pts: Duration) -> bool {
+        if self.settings.max_fps <= 0.0 || self.want_idr {
+            return false;
+        }
+        let gap = Duration::from_secs_f32(0.9 / self.settings.max_fps);
+        self.last_pts
+            .is_some_and(|last| pts > last && pts - last < gap)
+    }
+
+    fn keyframe_due(&self, pts: Duration) -> bool {
+        self.want_idr
+            || self
+                .last_idr_pts
+                .is_none_or(|t| pts < t || pts.saturating_sub(t) >= self.settings.keyframe_interval)
+    }
+
+    fn ensure_encoder(&mut self, w: u32, h: u32) -> Result<()> {
+        if self
+            .active
+            .as_ref()
+            .is_some_and(|a| a.width == w && a.height == h)
+        {
+            return Ok(());
+        }
+        let fps = if self.settings.max_fps > 0.0 {
+            self.settings.max_fps
+        } else {
+            30.0
+        };
+        let config = EncoderConfig::new()
+            .bitrate(BitRate::from_bps(self.settings.bitrate.max(50_000)))
+            .max_frame_rate(FrameRate::from_hz(fps))
+            .rate_control_mode(RateControlMode::Bitrate)
+            .skip_frames(true)
+            .profile(Profile::Baseline)
+            .usage_type(UsageType::CameraVideoRealTime)
+            .complexity(Complexity::Low)
+            .num_threads(1)
+            .scene_change_detect(false)
+            .background_detection(false);
+        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
+            .map_err(|e| Error::internal(format!("H.264 encoder: {e}")))?;
+        self.active = Some(Active {
+            encoder,
+            width: w,
+            height: h,
+        });
+        self.want_idr = true;
+        self.parameter_sets.clear();
+        Ok(())
+    }
+
+    /// Encode the I420 picture in `self.yuv`; `None` if the encoder skipped it.
+    fn run_encoder(&mut self, w: u32, h: u32, pts: Duration) -> Result<Option<(Bytes, bool)>> {
+        let Some(active) = self.active.as_mut() else {
+            return Err(Error::internal("H.264 encoder missing"));
+        };
+        let (wu, hu) = (w as usize, h as usize);
+        let (y, uv) = self.yuv.split_at(wu * hu);
+        let (u, v) = uv.split_at(wu * hu / 4);
+        let src = YUVSlices::new((y, u, v), (wu, hu), (wu, wu / 2, wu / 2));
+        let ts = openh264::Timestamp::from_millis(pts.as_millis() as u64);
+        let stream = active
+            .encoder
+            .encode_at(&src, ts)
+            .map_err(|e| Error::internal(format!("H.264 encode failed: {e}")))?;
+        use openh264::encoder::FrameType;
+        let keyframe = match stream.frame_type() {
+            FrameType::IDR => true,
+            FrameType::I | FrameType::P | FrameType::IPMixed => false,
+            FrameType::Skip | FrameType::Invalid => return Ok(None),
+        };
+        let mut out = Vec::with_capacity(64 * 1024);
+        stream.write_vec(&mut out);
+        if out.is_empty() {
+            return Ok(None);
+        }
+        if keyframe {
+            self.ensure_parameter_sets(&mut out);
+        }
+        Ok(Some((Bytes::from(out), keyframe)))
+    }
+
+    /// Every IDR must carry SPS and PPS: remember them, add them if missing.
+    fn ensure_parameter_sets(&mut self, au: &mut Vec<u8>) {
+        let has = |t: u8| nal_types(au).any(|n| n == t);
+        if has(7) && has(8) {
+            self.parameter_sets = nal_units(au)
+                .filter(|n| matches!(n.first().map(|b| b & 0x1f), Some(7 | 8)))
+                .flat_map(|n| [&[0, 0, 0, 1][..], n].concat())
+                .collect();
+        } else if !self.parameter_sets.is_empty() {
+            let mut v = self.parameter_sets.clone();
+            v.extend_from_slice(au);
+            *au = v;
+        }
+    }
+}
+
+/// Convert `frame` to I420 of size `w`x`h` (its even-cropped size) into `out`.
+fn to_i420(frame: &Frame, w: u32, h: u32, out: &mut Vec<u8>) -> Result<()> {
+    let (wu, hu) = (w as usize, h as usize);
+    out.resize(wu * hu * 3 / 2, 0);
+    let src_w = frame.width() as usize;
+    match frame.data() {
+        FrameData::Raw {
+            format: PixelFormat::I420,
+            data,
+        } => {
+            copy_i420(data, src_w, frame.height() as usize, wu, hu, out);
+            Ok(())
+        }
+        FrameData::Raw { format, data } if *format != PixelFormat::Gray8 => {
+            let bpp = if *format == PixelFormat::Rgba { 4 } else { 3 };
+            packed_to_i420(*format, data, (src_w * bpp) as u32, w, h, out)
+        }
+        _ => {
+            let rgb = crate::codec::guard("JPEG", || frame.to_rgb24())?;
+            packed_to_i420(PixelFormat::Rgb24, &rgb, (src_w * 3) as u32, w, h, out)
+        }
+    }
+}
+
+fn packed_to_i420(
+    format: PixelFormat,
+    data: &[u8],
+    stride: u32,
+    w: u32,
+    h: u32,
+    out: &mut [u8],
+) -> Result<()> {
+    let (wu, hu) = (w as usize, h as usize);
+    let data = data
+        .get(..stride as usize * hu)
+        .ok_or_else(|| Error::bad_request("H.264: frame data is shorter than its size"))?;
+    let (y, uv) = out.split_at_mut(wu * hu);
+    let (u, v) = uv.split_at_mut(wu * hu / 4);
+    let mut img = YuvPlanarImageMut {
+        y_plane: BufferStoreMut::Borrowed(y),
+        y_stride: w,
+        u_plane: BufferStoreMut::Borrowed(u),
+        u_stride: w / 2,
+        v_plane: BufferStoreMut::Borrowed(v),
+        v_stride: w / 2,
+        width: w,
+        height: h,
+    };
+    let (range, matrix, mode) = (
+        YuvRange::Limited,
+        YuvStandardMatrix::Bt601,
+        YuvConversionMode::Balanced,
+    );
+    let r = match format {
+        PixelFormat::Rgb24 => yuv::rgb_to_yuv420(&mut img, data, stride, range, matrix, mode),
+        PixelFormat::Bgr24 => yuv::bgr_to_yuv420(&mut img, data, stride, range, matrix, mode),
+        PixelFormat::Rgba => yuv::rgba_to_yuv420(&mut img, data, stride, range, matrix, mode),
+        other => {
+            return Err(Error::internal(format!(
+                "H.264: no packed conversion for {}",
+                other.name()
+            )))
+        }
+    };
+    r.map_err(|e| Error::bad_request(format!("H.264: colour conversion failed: {e}")))
+}
+
+/// Copy (and crop to even size) an I420 picture of `sw`x`sh` into `out`.
+fn copy_i420(data: &[u8], sw: usize, sh: usize, w: usize, h: usize, out: &mut [u8]) {
+    let (scw, sch) = (sw.div_ceil(2), sh.div_ceil(2));
+    let (sy, rest) = data.split_at((sw * sh).min(data.len()));
+    let (su, sv) = rest.split_at((scw * sch).min(rest.len()));
+    let (y, uv) = out.split_at_mut(w * h);
+    let (u, v) = uv.split_at_mut(w * h / 4);
+    let rows = |dst: &mut [u8], src: &[u8], dw: usize, sstride: usize, n: usize| {
+        for r in 0..n {
+            if let (Some(d), Some(s)) = (
+                dst.get_mut(r * dw..(r + 1) * dw),
+                src.get(r * sstride..r * sstride + dw),
+            ) {
+                d.copy_from_slice(s);
+            }
+        }
+    };
+    rows(y, sy, w, sw, h);
+    rows(u, su, w / 2, scw, h / 2);
+    rows(v, sv, w / 2, scw, h / 2);
+}
+
+/// The NAL units of an Annex B bytestream (without start codes).
+pub fn nal_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= data.len() {
+        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
+            starts.push(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let ends: Vec<usize> = starts
+        .iter()
+        .skip(1)
+        .map(|&s| {
+            let mut e = s - 3;
+            while e > 0 && data[e - 1] == 0 {
+                e -= 1;
+            }
+            e
+        })
+        .chain(std::iter::once(data.len()))
+        .collect();
+    starts
+        .into_iter()
+        .zip(ends)
+        .filter(|(s, e)| s < e)
+        .map(move |(s, e)| &data[s..e])
+}
+
+/// The NAL unit types (low 5 bits of the header byte) in an Annex B bytestream.
+pub fn nal_types(data: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    nal_units(data).filter_map(|n| n.first().map(|b| b & 0x1f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openh264::decoder::Decoder;
+    use openh264::formats::YUVSource;
+
+    fn fref(frame: &Frame, i: u64) -> FrameRef<'_> {
+        FrameRef {
+            frame,
+            pts: Duration::from_millis(i * 33),
+            seq: i + 1,
+            published_unix_us: 0,
+        }
+    }
+
+    /// Decode `au` and return (width, height, centre RGB).
+    pub(crate) fn decode_centre(dec: &mut Decoder, au: &[u8]) -> Option<(usize, usize, [u8; 3])> {
+        let yuv = dec.decode(au).ok()??;
+        let (w, h) = yuv.dimensions();
+        let mut rgb = vec![0; w * h * 3];
+        yuv.write_rgb8(&mut rgb);
+        let c = ((h / 2) * w + w / 2) * 3;
+        Some((w, h, [rgb[c], rgb[c + 1], rgb[c + 2]]))
+    }
+
+    #[test]
+    fn encodes_decodable_pictures_of_the_right_colour() {
+        let mut enc = H264Encoder::new(EncoderSettings::default());
+        let mut dec = Decoder::new().unwrap();
+        let frame = Frame::solid(320, 240, [200, 40, 60]).unwrap();
+        let mut got = None;
+        for i in 0..5 {
+            let au = enc
+                .encode(fref(&frame, i))
+                .unwrap()
+                .expect("an access unit");
+            assert_eq!(au.keyframe, i == 0, "only the first picture is an IDR");
+            if au.keyframe {
+                let types: Vec<u8> = nal_types(&au.data).collect();
+                assert!(
+                    types.contains(&7) && types.contains(&8) && types.contains(&5),
+                    "{types:?}"
+                );
+                let sps = nal_units(&au.data).find(|n| n[0] & 0x1f == 7).unwrap();
+                assert_eq!(sps[1], 66, "baseline profile");
+                assert!(
+                    sps[2] & 0x40 != 0,
+                    "constrained (constraint_set1): {:02x}",
+                    sps[2]
+                );
+            }
+            got = decode_centre(&mut dec, &au.data).or(got);
+        }
+        let (w, h, c) = got.expect("decoded a picture");
+        assert_eq!((w, h), (320, 240));
+        for (a, b) in c.iter().zip([200u8, 40, 60]) {
+            assert!((*a as i32 - b as i32).abs() <= 12, "centre {c:?}");
+        }
+    }
+
+    #[test]
+    fn formats_and_size_change() {
+        let mut enc = H264Encoder::new(EncoderSettings::default());
+        let mut dec = Decoder::new().unwrap();
+        let bgr = Frame::raw(64, 48, PixelFormat::Bgr24, [10u8, 200, 30].repeat(64 * 48)).unwrap();
+        let au = enc.encode(fref(&bgr, 0)).unwrap().unwrap();
+        let (_, _, c) = decode_centre(&mut dec, &au.data).unwrap();
+        assert!(
+            c[1] > 170 && c[0] < 60 && c[2] < 60,
+            "BGR green came out {c:?}"
+        );
+        // Odd size, gray: cropped to even, and a new IDR with new SPS.
+        let gray = Frame::raw(51, 37, PixelFormat::Gray8, vec![128; 51 * 37]).unwrap();
+        let au = enc.encode(fref(&gray, 1)).unwrap().unwrap();
+        assert!(au.keyframe);
+        assert_eq!((au.width, au.height), (50, 36));
+        let (w, h, _) = decode_centre(&mut dec, &au.data).unwrap();
+        assert_eq!((w, h), (50, 36));
+        let tiny = Frame::solid(4, 4, [0, 0, 0]).unwrap();
+        assert!(enc.encode(fref(&tiny, 2)).is_err());
+    }
+
+    #[test]
+    fn keyframes_on_request_and_interval_and_pacing() {
+        let settings = EncoderSettings {
+            keyframe_interval: Duration::from_millis(500),
+            ..Default::default()
+        };
+        let mut enc = H264Encoder::new(settings);
+        let frame = Frame::solid(64, 64, [1, 2, 3]).unwrap();
+        let mut keys = vec![];
+        for i in 0..40 {
+            if i == 5 {
+                enc.request_keyframe();
+            }
+            let au = enc.encode(fref(&frame, i)).unwrap().unwrap();
+            if au.keyframe {
+                keys.push(i);
+            }
+        }
+        // 0, requested at 5, then every 500 ms of pts (~15 frames of 33 ms).
+        assert_eq!(keys, vec![0, 5, 21, 37]);
+        // Frames closer than 1/max_fps are skipped.
+        let f = FrameRef {
+            pts: Duration::from_millis(40 * 33 + 5),
+            ..fref(&frame, 40)
+        };
+        assert!(enc.encode(fref(&frame, 40)).unwrap().is_some());
+        assert!(enc.encode(f).unwrap().is_none());
+    }
 }

@@ -152,6 +152,7 @@ impl Stream {
             frames_in: self.stats.frames_in.load(Relaxed),
             frames_dropped: self.stats.frames_dropped.load(Relaxed),
             jpeg_encodes: self.stats.jpeg_encodes.load(Relaxed),
+            h264_encodes: self.stats.h264_encodes.load(Relaxed),
             viewers: Viewers {
                 mjpeg: v(Protocol::Mjpeg),
                 ws: v(Protocol::Ws),
@@ -199,6 +200,8 @@ pub struct StreamStatus {
     pub frames_dropped: u64,
     /// JPEG encodes done (at most one per frame).
     pub jpeg_encodes: u64,
+    /// H.264 pictures encoded (one per encoded frame, whatever the viewers).
+    pub h264_encodes: u64,
     /// Viewers per protocol.
     pub viewers: Viewers,
     /// Milliseconds since the last frame; `null` before any frame.

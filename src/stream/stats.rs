@@ -51,6 +51,8 @@ pub struct StreamStats {
     pub frames_dropped: AtomicU64,
     /// JPEG encodes done for this stream (one per frame at most).
     pub jpeg_encodes: Arc<AtomicU64>,
+    /// H.264 pictures encoded for this stream (one per encoded frame, shared by all viewers).
+    pub h264_encodes: AtomicU64,
     /// JPEG bytes sent to viewers, all protocols.
     pub bytes_out: AtomicU64,
     width: AtomicU32,

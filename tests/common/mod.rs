@@ -3,4 +3,5 @@
 
 pub mod browser;
 pub mod mjpeg;
+pub mod rtc_client;
 pub mod server;
