@@ -196,18 +196,18 @@ fn parse_offer(sdp: &str) -> Result<SdpOffer> {
             "malformed SDP offer: it must start with v=0",
         ));
     }
-    let offer = crate::codec::guard("SDP", || {
-        SdpOffer::from_sdp_string(sdp)
-            .map_err(|e| Error::bad_request(format!("malformed SDP offer: {e}")))
-    })?;
     if !sdp.lines().any(|l| l.starts_with("m=video")) {
         return Err(Error::bad_request(
-            "offer has no video m-line: add a recvonly video transceiver",
+            "SDP offer has no video m-line: add a recvonly video transceiver",
         ));
     }
     if !has_h264(sdp) {
         return Err(no_h264());
     }
+    let offer = crate::codec::guard("SDP", || {
+        SdpOffer::from_sdp_string(sdp)
+            .map_err(|e| Error::bad_request(format!("malformed SDP offer: {e}")))
+    })?;
     Ok(offer)
 }
 

@@ -8,6 +8,7 @@
 //! ```
 
 mod proc_stats;
+mod webrtc;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,7 @@ async fn main() -> ExitCode {
             println!("{USAGE}");
             Ok(())
         }
+        "webrtc" => webrtc::run(args).await,
         _ => Err(anyhow::anyhow!("unknown benchmark {cmd:?}\n{USAGE}")),
     };
     match result {
