@@ -7,6 +7,7 @@
 //! framecast-bench hls    [options]   HLS clients and segment latency
 //! ```
 
+mod hls;
 mod proc_stats;
 
 use std::process::ExitCode;
@@ -27,6 +28,7 @@ async fn main() -> ExitCode {
             println!("{USAGE}");
             Ok(())
         }
+        "hls" => hls::run(args).await,
         _ => Err(anyhow::anyhow!("unknown benchmark {cmd:?}\n{USAGE}")),
     };
     match result {
