@@ -7,6 +7,7 @@
 //! framecast-bench hls    [options]   HLS clients and segment latency
 //! ```
 
+mod hls;
 mod proc_stats;
 mod webrtc;
 
@@ -29,6 +30,7 @@ async fn main() -> ExitCode {
             Ok(())
         }
         "webrtc" => webrtc::run(args).await,
+        "hls" => hls::run(args).await,
         _ => Err(anyhow::anyhow!("unknown benchmark {cmd:?}\n{USAGE}")),
     };
     match result {
