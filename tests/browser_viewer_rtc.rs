@@ -36,7 +36,10 @@ async fn state(page: &Page) -> Value {
 async fn expect(page: &Page, cond: &str, what: &str) {
     if let Err(e) = page.wait_for(cond, WAIT).await {
         let st = state(page).await;
-        panic!("{what}: {e:#}\nstate: {st}\njs errors: {:?}", page.js_errors());
+        panic!(
+            "{what}: {e:#}\nstate: {st}\njs errors: {:?}",
+            page.js_errors()
+        );
     }
 }
 
@@ -61,7 +64,11 @@ async fn viewer_plays_webrtc_by_default() {
     .await;
     let st = state(&page).await;
     assert_eq!(st["transport"], "webrtc", "{st}");
-    assert_eq!((st["width"].as_u64(), st["height"].as_u64()), (Some(320), Some(240)), "{st}");
+    assert_eq!(
+        (st["width"].as_u64(), st["height"].as_u64()),
+        (Some(320), Some(240)),
+        "{st}"
+    );
     assert_eq!(st["fallback"], Value::Null, "{st}");
     let canvas = page
         .eval("[document.getElementById('video').width, document.getElementById('video').height]")
@@ -143,7 +150,11 @@ async fn webrtc_boxes_are_drawn_on_their_frames() {
     let (ok, bad) = (sync["ok"].as_u64().unwrap(), sync["bad"].as_u64().unwrap());
     // Exact pts matching: a colour change is never drawn with the other colour's metadata
     // (a few may blur while the encoder converges after a cut).
-    assert!(bad * 20 <= ok, "{bad} of {} pictures had another frame's metadata", ok + bad);
+    assert!(
+        bad * 20 <= ok,
+        "{bad} of {} pictures had another frame's metadata",
+        ok + bad
+    );
     assert!(st["exactBoxFrames"].as_u64().unwrap() > 60, "{st}");
     // The box is really on the canvas: red on its left edge, not red inside.
     let px = page
@@ -188,7 +199,10 @@ async fn viewer_falls_back_to_mjpeg_without_webrtc() {
     .await;
     let st = state(&page).await;
     assert!(
-        st["fallback"].as_str().unwrap_or("").contains("RTCPeerConnection"),
+        st["fallback"]
+            .as_str()
+            .unwrap_or("")
+            .contains("RTCPeerConnection"),
         "{st}"
     );
     let notice = page
@@ -196,8 +210,18 @@ async fn viewer_falls_back_to_mjpeg_without_webrtc() {
         .await
         .unwrap();
     assert_eq!(notice[0], false, "{notice}");
-    assert!(notice[1].as_str().unwrap().contains("playing MJPEG instead"), "{notice}");
-    assert_eq!((st["width"].as_u64(), st["height"].as_u64()), (Some(320), Some(240)), "{st}");
+    assert!(
+        notice[1]
+            .as_str()
+            .unwrap()
+            .contains("playing MJPEG instead"),
+        "{notice}"
+    );
+    assert_eq!(
+        (st["width"].as_u64(), st["height"].as_u64()),
+        (Some(320), Some(240)),
+        "{st}"
+    );
     screenshot(&page, "viewer-fallback.png").await;
     srv.stop().await;
 }
@@ -227,7 +251,10 @@ async fn viewer_falls_back_to_mjpeg_when_whep_fails() {
     )
     .await;
     let st = state(&page).await;
-    assert!(st["fallback"].as_str().unwrap_or("").contains("WHEP 4"), "{st}");
+    assert!(
+        st["fallback"].as_str().unwrap_or("").contains("WHEP 4"),
+        "{st}"
+    );
     srv.stop().await;
 }
 
@@ -257,9 +284,18 @@ async fn viewer_plays_hls() {
         "HLS currentTime advances",
     )
     .await;
-    expect(&page, "window.framecast.framesShown > 30", "HLS pictures drawn").await;
+    expect(
+        &page,
+        "window.framecast.framesShown > 30",
+        "HLS pictures drawn",
+    )
+    .await;
     let st = state(&page).await;
-    assert_eq!((st["width"].as_u64(), st["height"].as_u64()), (Some(320), Some(240)), "{st}");
+    assert_eq!(
+        (st["width"].as_u64(), st["height"].as_u64()),
+        (Some(320), Some(240)),
+        "{st}"
+    );
     expect(
         &page,
         "document.getElementById('transport-stats').textContent.includes('Behind live edge')",
