@@ -343,3 +343,64 @@ async fn dashboard_links_webrtc_and_hls() {
     screenshot(&page, "dashboard.png").await;
     srv.stop().await;
 }
+
+/// Over HLS boxes are matched by an estimated pts (best effort): frames carry
+/// their number as a grey level and their metadata the same number; the
+/// median difference between the frame on screen and the metadata drawn with
+/// it stays within a few frames.
+#[tokio::test(flavor = "multi_thread")]
+async fn hls_boxes_are_close_to_their_frames() {
+    let Some(browser) = Browser::launch(&["--autoplay-policy=no-user-gesture-required"]).await
+    else {
+        return;
+    };
+    let srv = TestServer::start(PUSH).await;
+    let p = srv.hub.publisher(&StreamId::parse("cam").unwrap()).unwrap();
+    let pump = tokio::spawn(async move {
+        for n in 0u64.. {
+            let g = ((n % 50) * 5) as u8;
+            let f = Frame::solid(320, 240, [g, g, g]).unwrap();
+            let meta = json!({"n": n % 50, "boxes": [{"x": 20, "y": 20, "w": 40, "h": 40}]});
+            if p.send_with_metadata(f, meta).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(33)).await; // pacing, not synchronisation
+        }
+    });
+    let page = browser
+        .new_page(&srv.at("/streams/cam?transport=hls"))
+        .await
+        .unwrap();
+    page.eval(
+        "window.__err = [];
+         window.framecast.onDraw = (info, g, msg) => {
+           if (!msg) return;
+           const [v] = g.getImageData(160, 120, 1, 1).data;
+           let d = Math.round(v / 5) - msg.data.n;
+           d = ((d % 50) + 75) % 50 - 25;
+           window.__err.push(d);
+         }; true",
+    )
+    .await
+    .unwrap();
+    expect(&page, "window.__err.length > 90", "HLS boxes drawn").await;
+    let errs = page
+        .eval("window.__err.slice(30).sort((a, b) => a - b)")
+        .await
+        .unwrap();
+    let errs: Vec<i64> = errs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect();
+    let median = errs[errs.len() / 2];
+    eprintln!(
+        "HLS box offset in frames (picture - metadata): median {median}, range {:?}..{:?}",
+        errs.first(),
+        errs.last()
+    );
+    assert!(median.abs() <= 3, "median offset {median} frames: {errs:?}");
+    pump.abort();
+    srv.stop().await;
+}

@@ -9,7 +9,7 @@
 // starts at 0), so the pts on screen is estimated from the newest metadata
 // message (its pts_ms, advanced by the time since it arrived) minus how far
 // playback is behind: (live edge - currentTime) + EDGE_DELAY_MS, the time a frame
-// takes to reach the end of the buffer (about one partial segment and its fetch).
+// takes from the stream to the end of the buffer (the part's fetch, ~60 ms).
 
 import './transport-hls.js';
 import { metadataSocket } from './transport-mjpeg.js';
@@ -17,8 +17,12 @@ import { metadataSocket } from './transport-mjpeg.js';
 export const id = 'hls';
 export const label = 'HLS';
 
-/** About one partial segment (200-300 ms) plus its fetch: how old the live edge is. */
-const EDGE_DELAY_MS = 350;
+/**
+ * How old the end of the buffer is: a part is fetchable within ~60 ms of its last
+ * frame and appended at once, and buffered.end is that frame's time. Measured: with
+ * 350 ms here boxes were 9 frames (300 ms) late (tests/browser_viewer_rtc.rs).
+ */
+const EDGE_DELAY_MS = 60;
 const STATS_EVERY_MS = 1000;
 
 /** The end of what can be played now, in media seconds (the live edge as far as we know). */
