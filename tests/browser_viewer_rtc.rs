@@ -404,3 +404,43 @@ async fn hls_boxes_are_close_to_their_frames() {
     pump.abort();
     srv.stop().await;
 }
+
+/// WHEP succeeds but no media ever arrives (the answer's ICE candidates are
+/// removed, so the connection never forms): after a few seconds without a
+/// picture, while the stream has frames, the viewer goes to MJPEG.
+#[tokio::test(flavor = "multi_thread")]
+async fn viewer_falls_back_to_mjpeg_when_no_picture_comes() {
+    let Some(browser) = Browser::launch(&[]).await else {
+        return;
+    };
+    let srv = TestServer::start(PATTERN).await;
+    let page = browser.new_page("about:blank").await.unwrap();
+    page.call(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({"source": "const srd = RTCPeerConnection.prototype.setRemoteDescription; \
+            RTCPeerConnection.prototype.setRemoteDescription = function (d) { \
+              const sdp = d.sdp.split('\\r\\n').filter((l) => !l.startsWith('a=candidate')).join('\\r\\n'); \
+              return srd.call(this, { type: d.type, sdp }); };"}),
+    )
+    .await
+    .unwrap();
+    page.goto(&srv.at("/streams/p")).await.unwrap();
+    page.wait_for(
+        "window.framecast.transport === 'webrtc' && window.framecast.status === 'connecting'",
+        WAIT,
+    )
+    .await
+    .unwrap();
+    expect(
+        &page,
+        "window.framecast.transport === 'mjpeg' && window.framecast.framesShown > 10",
+        "falls back to MJPEG when WebRTC shows nothing",
+    )
+    .await;
+    let st = state(&page).await;
+    assert!(
+        st["fallback"].as_str().unwrap_or("").contains("no picture"),
+        "{st}"
+    );
+    srv.stop().await;
+}

@@ -4,8 +4,9 @@
 //     timestamp, so metadata boxes are drawn over the frame they belong to;
 //   - getStats() figures for the stats panel (fps, bitrate, jitter-buffer delay);
 //   - ctx.fail(reason) when WebRTC cannot work here (no RTCPeerConnection, a WHEP
-//     error, a failed connection, no picture in FIRST_FRAME_MS), so the viewer falls back.
-// A WHEP 404 (the stream does not exist yet) is not a failure: it retries.
+//     error, a failed connection, no picture in FIRST_FRAME_MS while the stream has
+//     frames), so the viewer falls back.
+// A WHEP 404 (the stream does not exist yet) and an idle stream are not failures: it waits.
 
 import { start } from './transport-webrtc.js';
 
@@ -104,16 +105,33 @@ export function open(ctx) {
     session = s;
     ctx.status('connecting', 'WebRTC connected; waiting for the first picture…');
     video.requestVideoFrameCallback(onFrame);
-    firstFrameTimer = setTimeout(
-      () => fail(`no picture within ${FIRST_FRAME_MS / 1000} s`),
-      FIRST_FRAME_MS,
-    );
+    firstFrameTimer = setTimeout(noPictureYet, FIRST_FRAME_MS);
     s.pc.addEventListener('connectionstatechange', () => {
       const st = s.pc.connectionState;
       if (st === 'failed') fail('the WebRTC connection failed');
       else if (st === 'disconnected') ctx.status('error', 'WebRTC connection interrupted…');
     });
     statsTimer = setInterval(sampleStats, STATS_EVERY_MS);
+  }
+
+  // No picture yet: a failure only if the stream itself has had frames meanwhile.
+  async function noPictureYet() {
+    let idle = false;
+    try {
+      const api = ctx.streamUrl('').replace(/\/streams\/([^/]*)$/, '/api/streams/$1');
+      const r = await fetch(api, { cache: 'no-store' });
+      const j = await r.json();
+      idle = r.ok && (j.last_frame_age_ms == null || j.last_frame_age_ms > FIRST_FRAME_MS);
+    } catch {
+      // cannot tell: treat as a WebRTC failure
+    }
+    if (closed || frames > 0) return;
+    if (idle) {
+      ctx.status('connecting', 'WebRTC connected; the stream has no new frames yet…');
+      firstFrameTimer = setTimeout(noPictureYet, FIRST_FRAME_MS);
+    } else {
+      fail(`no picture within ${FIRST_FRAME_MS / 1000} s`);
+    }
   }
 
   function stop() {
