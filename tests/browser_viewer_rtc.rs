@@ -96,6 +96,42 @@ async fn viewer_plays_webrtc_by_default() {
     )
     .await;
     screenshot(&page, "viewer-webrtc.png").await;
+    // Switching away ends the WHEP session; switching back starts a new one.
+    page.eval("document.querySelector('[data-transport=mjpeg]').click(); true")
+        .await
+        .unwrap();
+    expect(
+        &page,
+        "window.framecast.transport === 'mjpeg' && window.framecast.lastSeq !== null          && document.getElementById('transport-stats').hidden",
+        "switched to MJPEG",
+    )
+    .await;
+    let webrtc_viewers = || async {
+        let api: Value = reqwest::get(srv.at("/api/streams/p"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        api["viewers"]["webrtc"].as_u64()
+    };
+    assert!(
+        common::server::eventually(WAIT, || async { webrtc_viewers().await == Some(0) }).await,
+        "the WHEP session is deleted"
+    );
+    let shown = state(&page).await["framesShown"].as_u64().unwrap();
+    page.eval("document.querySelector('[data-transport=webrtc]').click(); true")
+        .await
+        .unwrap();
+    expect(
+        &page,
+        &format!(
+            "window.framecast.transport === 'webrtc' && window.framecast.status === 'live'              && window.framecast.framesShown > {shown} + 30"
+        ),
+        "back on WebRTC",
+    )
+    .await;
+    assert_eq!(webrtc_viewers().await, Some(1));
     assert_eq!(page.js_errors(), Vec::<String>::new());
     srv.stop().await;
 }
