@@ -292,4 +292,15 @@ mod tests {
             "203.0.113.7"
         );
     }
+
+    #[test]
+    fn config_keys() {
+        let cfg = crate::config::Config::from_toml(
+            "[webrtc]\nudp_port = 9000\npublic_ip = \"192.0.2.5\"\nsession_timeout_ms = 5000\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.webrtc.udp_port, Some(9000));
+        assert_eq!(cfg.webrtc.public_ip, Some("192.0.2.5".parse().unwrap()));
+        assert!(crate::config::Config::from_toml("[webrtc]\nudp_prot = 1\n").is_err());
+    }
 }

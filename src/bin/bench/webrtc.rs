@@ -74,7 +74,7 @@ pub async fn run(args: Vec<String>) -> Result<()> {
     tokio::time::sleep(window).await;
     let idle_cpu = idle.percent()?;
     println!("server idle (pattern only, no viewers): CPU {idle_cpu:.1}%");
-    println!("viewers | server CPU % | added vs idle | per extra viewer | fps min/median | first frame median/max ms | RSS MiB | source fps | encodes/s");
+    println!("viewers | server CPU % | added vs idle | per extra viewer | fps min/median | first frame median/p90/max ms | RSS MiB | source fps | encodes/s");
     let mut one_viewer_cpu = None;
     for &n in &args.viewers {
         let r = round(addr, pid, n, window).await?;
@@ -87,8 +87,8 @@ pub async fn run(args: Vec<String>) -> Result<()> {
             one_viewer_cpu = Some(r.cpu);
         }
         println!(
-            "{n:7} | {:12.1} | {added:13.1} | {per:>16} | {:5.1} / {:5.1} | {:6.0} / {:6.0} | {:7.0} | {:10.1} | {:.1}",
-            r.cpu, r.fps_min, r.fps_median, r.ttff_median_ms, r.ttff_max_ms, r.rss, r.source_fps, r.encode_fps
+            "{n:7} | {:12.1} | {added:13.1} | {per:>16} | {:5.1} / {:5.1} | {:4.0} / {:4.0} / {:4.0} | {:7.0} | {:10.1} | {:.1}",
+            r.cpu, r.fps_min, r.fps_median, r.ttff_median_ms, r.ttff_p90_ms, r.ttff_max_ms, r.rss, r.source_fps, r.encode_fps
         );
     }
     Ok(())
@@ -101,6 +101,7 @@ struct Round {
     fps_min: f64,
     fps_median: f64,
     ttff_median_ms: f64,
+    ttff_p90_ms: f64,
     ttff_max_ms: f64,
     rss: f64,
 }
@@ -147,6 +148,7 @@ async fn round(addr: std::net::SocketAddr, pid: u32, n: usize, window: Duration)
         fps_min: fps[0],
         fps_median: percentile(&fps, 50.0),
         ttff_median_ms: percentile(&ttff, 50.0),
+        ttff_p90_ms: percentile(&ttff, 90.0),
         ttff_max_ms: *ttff.last().unwrap_or(&f64::NAN),
         rss,
     })
