@@ -154,8 +154,8 @@ async fn segment_latency(addr: &str, samples: usize) -> Result<()> {
     let mut lat = Vec::new();
     let mut server_side = Vec::new();
     let (last, _) = edge(&get(addr, PLAYLIST).await?.text())?;
-    let mut next = last.map_or(0, |l| l + 1);
-    for _ in 0..samples {
+    let first = last.map_or(0, |l| l + 1);
+    for next in first..first + samples as u64 {
         let r = get(addr, &format!("{PLAYLIST}?_HLS_msn={next}")).await?;
         let at = now_us();
         if r.status != 200 {
@@ -166,7 +166,6 @@ async fn segment_latency(addr: &str, samples: usize) -> Result<()> {
         let ready = seg.header_u64("x-framecast-ready-us")?;
         lat.push(ms(at as i64 - last_frame as i64));
         server_side.push(ms(ready as i64 - last_frame as i64));
-        next += 1;
     }
     summary("segment: last frame -> listed (client sees it)", lat);
     summary("segment: last frame -> cut (server stamp)", server_side);
@@ -194,7 +193,7 @@ async fn part_latency(addr: &str, samples: usize) -> Result<()> {
             .lines()
             .filter_map(|l| l.strip_prefix("#EXT-X-PART:DURATION="))
             .filter_map(|l| l.split(',').next()?.parse::<f64>().ok())
-            .last()
+            .next_back()
         {
             durations.push(d * 1000.0);
         }
