@@ -128,7 +128,7 @@ pub struct StreamConfig {
     /// Settings when `source = "pattern"`.
     pub pattern: Option<PatternConfig>,
     /// Settings when `source = "gallery"`.
-    pub gallery: Option<crate::source::GallerySettings>,
+    pub gallery: Option<crate::source::gallery::GalleryConfig>,
 }
 
 impl Config {
@@ -212,6 +212,17 @@ mod tests {
             .contains("twice"));
         let bad = "[[stream]]\nid = \"a b\"\nsource = \"push\"\n";
         assert!(Config::from_toml(bad).is_err());
+        let gal = "[[stream]]\nid = \"g\"\nsource = \"gallery\"\n[stream.gallery]\ndir = \"/photos\"\ninterval_ms = 500\n";
+        let g = Config::from_toml(gal).unwrap().streams[0]
+            .gallery
+            .clone()
+            .unwrap();
+        assert_eq!(g.interval, std::time::Duration::from_millis(500));
+        let typo = "[[stream]]\nid = \"g\"\nsource = \"gallery\"\n[stream.gallery]\ndir = \"/p\"\nintervl_ms = 5\n";
+        assert!(Config::from_toml(typo)
+            .unwrap_err()
+            .message()
+            .contains("line 6"));
         let nogal = "[[stream]]\nid = \"g\"\nsource = \"gallery\"\n";
         assert!(Config::from_toml(nogal)
             .unwrap_err()

@@ -42,6 +42,12 @@ struct ServeArgs {
     /// Add an empty stream that waits for pushed frames (repeatable).
     #[arg(long, value_name = "ID")]
     push: Vec<String>,
+    /// The address announced to WebRTC peers (NAT / LAN); default: the listen address.
+    #[arg(long, env = "FRAMECAST_WEBRTC_PUBLIC_IP", value_name = "IP")]
+    webrtc_public_ip: Option<std::net::IpAddr>,
+    /// UDP port for WebRTC [default: the HTTP port + 1].
+    #[arg(long, env = "FRAMECAST_WEBRTC_PORT", value_name = "PORT")]
+    webrtc_port: Option<u16>,
 }
 
 fn build_config(args: &ServeArgs) -> framecast::Result<Config> {
@@ -51,6 +57,12 @@ fn build_config(args: &ServeArgs) -> framecast::Result<Config> {
     };
     if let Some(l) = args.listen {
         cfg.listen = l;
+    }
+    if let Some(ip) = args.webrtc_public_ip {
+        cfg.webrtc.public_ip = Some(ip);
+    }
+    if let Some(port) = args.webrtc_port {
+        cfg.webrtc.udp_port = Some(port);
     }
     let stream = |id: &str, source| StreamConfig {
         id: id.to_string(),
@@ -70,7 +82,7 @@ fn build_config(args: &ServeArgs) -> framecast::Result<Config> {
             framecast::Error::bad_request(format!("--gallery wants ID=DIR, got {spec:?}"))
         })?;
         let mut s = stream(id, SourceKind::Gallery);
-        s.gallery = Some(framecast::source::GallerySettings::for_dir(dir.into()));
+        s.gallery = Some(framecast::source::gallery::GalleryConfig::new(dir));
         cfg.streams.push(s);
     }
     if cfg.streams.is_empty() {

@@ -201,3 +201,54 @@ async fn sessions_end_on_delete_and_the_encoder_stops() {
     assert_eq!(again.status(), 404);
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_whose_peer_vanishes_times_out() {
+    let srv = TestServer::start(&config("[webrtc]\nsession_timeout_ms = 1500\n")).await;
+    let _pump = pump(publisher(&srv));
+    let mut c = connect(srv.addr, "cam", Offer::default()).await.unwrap();
+    first_picture(&mut c, Duration::from_secs(10)).await;
+    assert_eq!(status(&srv).await["viewers"]["webrtc"], 1);
+    // The peer stops answering without a DELETE (its socket goes away).
+    drop(c);
+    let gone = common::server::eventually(Duration::from_secs(10), || async {
+        status(&srv).await["viewers"]["webrtc"] == 0
+    })
+    .await;
+    assert!(gone, "the silent session was not freed");
+    srv.stop().await;
+}
+
+fn is_idr(au: &[u8]) -> bool {
+    framecast::codec::h264::nal_types(au).any(|t| t == 5)
+}
+
+#[tokio::test]
+async fn a_pli_brings_a_keyframe() {
+    // No periodic keyframe for 30 s: an IDR after the PLI is the PLI's doing.
+    let srv = TestServer::start(&config("[h264]\nkeyframe_interval_ms = 30000\n")).await;
+    let _pump = pump(publisher(&srv));
+    let mut c = connect(srv.addr, "cam", Offer::default()).await.unwrap();
+    first_picture(&mut c, Duration::from_secs(10)).await;
+    // Let the join keyframe pass: 10 non-IDR pictures in a row.
+    let mut p_frames = 0;
+    while p_frames < 10 {
+        match tokio::time::timeout(Duration::from_secs(5), c.events.recv()).await {
+            Ok(Some(ClientEvent::Video { data, .. })) => {
+                p_frames = if is_idr(&data) { 0 } else { p_frames + 1 }
+            }
+            Ok(Some(_)) => {}
+            other => panic!("stream stopped: {other:?}"),
+        }
+    }
+    c.pli.notify_one();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        match tokio::time::timeout_at(deadline, c.events.recv()).await {
+            Ok(Some(ClientEvent::Video { data, .. })) if is_idr(&data) => break,
+            Ok(Some(_)) => {}
+            other => panic!("no keyframe after a PLI: {other:?}"),
+        }
+    }
+    srv.stop().await;
+}

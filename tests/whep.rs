@@ -77,6 +77,7 @@ async fn bad_requests_get_json_errors_and_the_running_session_goes_on() {
         Offer {
             h264: false,
             datachannel: false,
+            audio: false,
         },
     )
     .await;
@@ -168,5 +169,31 @@ a=rtcp-fb:102 nack pli\r\n";
     assert!(r.body.contains("typ host"), "a host candidate: {}", r.body);
     let r = http(srv.addr, "DELETE", loc, None, "").await.unwrap();
     assert_eq!(r.status, 200);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn an_offer_with_audio_and_video_plays_the_video() {
+    let srv = TestServer::start(CONFIG).await;
+    let p = srv.hub.publisher(&StreamId::parse("cam").unwrap()).unwrap();
+    let _pump = tokio::spawn(async move {
+        loop {
+            if p.send(Frame::solid(160, 120, [0, 128, 255]).unwrap())
+                .await
+                .is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(33)).await;
+        }
+    });
+    let offer = Offer {
+        audio: true,
+        ..Offer::default()
+    };
+    let mut c = connect(srv.addr, "cam", offer)
+        .await
+        .expect("audio+video offer accepted");
+    assert_eq!(received(&mut c, 10).await, 10);
     srv.stop().await;
 }

@@ -84,7 +84,8 @@ pub struct H264Encoder {
     active: Option<Active>,
     yuv: Vec<u8>,
     last_idr_pts: Option<Duration>,
-    last_pts: Option<Duration>,
+    /// Pacing: the pts the next frame is due at (at most `max_fps` on average).
+    next_due: Option<Duration>,
     want_idr: bool,
     parameter_sets: Vec<u8>,
 }
@@ -97,7 +98,7 @@ impl H264Encoder {
             active: None,
             yuv: Vec::new(),
             last_idr_pts: None,
-            last_pts: None,
+            next_due: None,
             want_idr: true,
             parameter_sets: Vec::new(),
         }
@@ -133,7 +134,7 @@ impl H264Encoder {
         let Some((data, keyframe)) = data else {
             return Ok(None);
         };
-        self.last_pts = Some(f.pts);
+        self.paced(f.pts);
         if keyframe {
             self.last_idr_pts = Some(f.pts);
             self.want_idr = false;
@@ -149,13 +150,24 @@ impl H264Encoder {
         }))
     }
 
+    fn interval(&self) -> Option<Duration> {
+        (self.settings.max_fps > 0.0).then(|| Duration::from_secs_f32(1.0 / self.settings.max_fps))
+    }
+
+    /// A frame is early when it comes more than half an interval before its
+    /// slot: jittery input at the limit rate passes, faster input is thinned.
     fn too_soon(&self, pts: Duration) -> bool {
-        if self.settings.max_fps <= 0.0 || self.want_idr {
-            return false;
+        match (self.interval(), self.next_due) {
+            (Some(i), Some(due)) if !self.want_idr => pts + i / 2 < due,
+            _ => false,
         }
-        let gap = Duration::from_secs_f32(0.9 / self.settings.max_fps);
-        self.last_pts
-            .is_some_and(|last| pts > last && pts - last < gap)
+    }
+
+    fn paced(&mut self, pts: Duration) {
+        if let Some(i) = self.interval() {
+            let next = self.next_due.map_or(pts + i, |d| d + i);
+            self.next_due = Some(next.max(pts + i / 2));
+        }
     }
 
     fn keyframe_due(&self, pts: Duration) -> bool {
@@ -475,12 +487,27 @@ mod tests {
         }
         // 0, requested at 5, then every 500 ms of pts (~15 frames of 33 ms).
         assert_eq!(keys, vec![0, 5, 21, 37]);
-        // Frames closer than 1/max_fps are skipped.
-        let f = FrameRef {
-            pts: Duration::from_millis(40 * 33 + 5),
-            ..fref(&frame, 40)
+    }
+
+    #[test]
+    fn pacing_passes_jittery_30fps_and_thins_60fps() {
+        let frame = Frame::solid(64, 64, [1, 2, 3]).unwrap();
+        let count = |pts_ms: &dyn Fn(u64) -> u64| {
+            let mut enc = H264Encoder::new(EncoderSettings::default());
+            (0..60)
+                .filter(|&i| {
+                    let f = FrameRef {
+                        pts: Duration::from_millis(pts_ms(i)),
+                        ..fref(&frame, i)
+                    };
+                    enc.encode(f).unwrap().is_some()
+                })
+                .count()
         };
-        assert!(enc.encode(fref(&frame, 40)).unwrap().is_some());
-        assert!(enc.encode(f).unwrap().is_none());
+        // 30 fps, every other frame 12 ms late: all pass.
+        assert_eq!(count(&|i| i * 1000 / 30 + (i % 2) * 12), 60);
+        // 60 fps: about half pass.
+        let n = count(&|i| i * 1000 / 60);
+        assert!((29..=31).contains(&n), "{n} of 60");
     }
 }

@@ -25,6 +25,8 @@ const RING: usize = 90;
 pub const MAX_BEHIND: u64 = 45;
 /// Forced keyframes (joins, PLI) are at most this frequent.
 const MIN_FORCED_GAP: Duration = Duration::from_millis(100);
+/// After a join, how long to wait for a fresh frame before re-encoding the latest.
+const JOIN_WAIT: Duration = Duration::from_millis(150);
 
 /// `[h264]` settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -132,6 +134,7 @@ pub struct Rendition {
     /// Bumped (to the end index) on every new access unit and on close.
     tick: watch::Sender<u64>,
     idle: Notify,
+    joined: Notify,
     encodes: AtomicU64,
 }
 
@@ -152,6 +155,7 @@ impl Rendition {
             }),
             tick: watch::channel(0).0,
             idle: Notify::new(),
+            joined: Notify::new(),
             encodes: AtomicU64::new(0),
         }
     }
@@ -173,17 +177,19 @@ impl Rendition {
         s.subscribers += 1;
         s.join_keyframe = true;
         let start = s.end();
-        if !s.running {
-            if let Some(stream) = self.stream.upgrade() {
-                s.running = true;
-                s.closed = false;
-                s.ring.clear();
-                let frames = stream.subscribe();
-                let me = self.clone();
-                tokio::spawn(async move { me.run(frames).await });
-            } else {
-                s.closed = true;
-            }
+        if s.running {
+            self.joined.notify_one();
+        } else if let Some(stream) = self.stream.upgrade() {
+            s.running = true;
+            s.closed = false;
+            // Drop what a previous run made; indices keep counting up.
+            s.base = s.end();
+            s.ring.clear();
+            let frames = stream.subscribe();
+            let me = self.clone();
+            tokio::spawn(async move { me.run(frames).await });
+        } else {
+            s.closed = true;
         }
         drop(s);
         H264Subscriber {
@@ -210,18 +216,31 @@ impl Rendition {
     /// The encode loop: runs until the last subscriber leaves or the stream ends.
     async fn run(self: Arc<Self>, mut frames: FrameSubscriber) {
         let mut encoder = Some(H264Encoder::new(self.settings));
+        let mut last_pts: Option<Duration> = None;
         loop {
-            let frame = tokio::select! {
-                f = frames.next() => f,
+            let next = tokio::select! {
+                f = frames.next() => f.map(|f| (f, None)),
                 _ = self.idle.notified() => {
                     if self.stop_if_idle() { return; }
                     continue;
                 }
+                _ = self.joined.notified() => {
+                    // A viewer joined: a fresh frame makes its keyframe; on a still
+                    // stream, re-encode the latest frame so it need not wait.
+                    match tokio::time::timeout(JOIN_WAIT, frames.next()).await {
+                        Ok(f) => f.map(|f| (f, None)),
+                        Err(_) => frames.latest().map(|f| {
+                            let pts = last_pts.map_or(f.pts, |p| p + MIN_FORCED_GAP).max(f.pts);
+                            (f, Some(pts))
+                        }),
+                    }
+                }
             };
-            let Some(frame) = frame else { break };
+            let Some((frame, pts)) = next else { break };
             if self.stop_if_idle() {
                 return;
             }
+            let pts = pts.unwrap_or(frame.pts);
             let keyframe = self.take_keyframe_request();
             let Some(mut enc) = encoder.take() else { break };
             let job = tokio::task::spawn_blocking(move || {
@@ -230,7 +249,7 @@ impl Rendition {
                 }
                 let r = enc.encode(FrameRef {
                     frame: &frame.frame,
-                    pts: frame.pts,
+                    pts,
                     seq: frame.seq,
                     published_unix_us: frame.published_unix_us,
                 });
@@ -239,7 +258,10 @@ impl Rendition {
             let Ok((enc, result)) = job.await else { break };
             encoder = Some(enc);
             match result {
-                Ok(Some(au)) => self.push(au),
+                Ok(Some(au)) => {
+                    last_pts = Some(au.pts);
+                    self.push(au)
+                }
                 Ok(None) => {
                     if keyframe {
                         self.request_keyframe();
@@ -467,5 +489,42 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), stopped)
             .await
             .expect("encoder stops without subscribers");
+    }
+
+    #[tokio::test]
+    async fn a_viewer_joining_a_still_stream_and_a_restart_get_keyframes() {
+        let hub = hub();
+        let publisher = hub
+            .create(StreamId::parse("c").unwrap(), StreamOptions::new("push"))
+            .unwrap();
+        let r = Renditions::new(hub.clone(), &H264Config::default()).get(publisher.stream());
+        let mut a = r.subscribe();
+        let f = Frame::solid(64, 48, [9, 9, 9]).unwrap();
+        publisher.send_at(f, Duration::ZERO).await.unwrap();
+        let first = next(&mut a).await;
+        assert!(first.keyframe);
+        // No new frame comes: the joiner still gets a keyframe, with a later pts.
+        let mut b = r.subscribe();
+        let kb = next(&mut b).await;
+        assert!(
+            kb.keyframe && kb.pts > first.pts,
+            "{:?} after {:?}",
+            kb.pts,
+            first.pts
+        );
+        drop((a, b));
+        let stopped = async {
+            while r.shared.lock().running {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), stopped)
+            .await
+            .unwrap();
+        // Restart: the new run's first picture is a keyframe for the new viewer.
+        let mut c = r.subscribe();
+        let f = Frame::solid(64, 48, [9, 9, 9]).unwrap();
+        publisher.send_at(f, Duration::from_secs(1)).await.unwrap();
+        assert!(next(&mut c).await.keyframe);
     }
 }

@@ -30,6 +30,8 @@ pub fn routes() -> Router<AppState> {
 
 struct Options {
     frameinfo: bool,
+    /// `?frames=0`: metadata only (the MJPEG viewer page uses this for its boxes).
+    frames: bool,
     gap: Option<Duration>,
 }
 
@@ -42,6 +44,10 @@ async fn ws(
     let stream = st.hub.require(&id)?;
     let opts = Options {
         frameinfo: q.flag("frameinfo"),
+        frames: !matches!(
+            q.get::<String>("frames")?.as_deref(),
+            Some("0" | "false" | "no")
+        ),
         gap: fps_gap(&q)?,
     };
     let token = st.hub.shutdown_token();
@@ -54,7 +60,8 @@ async fn ws(
 }
 
 async fn session(mut socket: WebSocket, stream: Arc<Stream>, opts: Options) {
-    let _guard = stream.viewer(Protocol::Ws);
+    // A metadata-only socket is not a viewer of the picture.
+    let _guard = opts.frames.then(|| stream.viewer(Protocol::Ws));
     let mut frames = stream.subscribe();
     let mut meta = stream.subscribe_metadata();
     let mut next_at: Option<Instant> = None;
@@ -65,7 +72,7 @@ async fn session(mut socket: WebSocket, stream: Arc<Stream>, opts: Options) {
             }
         };
         tokio::select! {
-            f = async { wait_gap.await; frames.next().await } => {
+            f = async { wait_gap.await; frames.next().await }, if opts.frames => {
                 let Some(f) = f else { break };
                 next_at = opts.gap.map(|g| Instant::now() + g);
                 if send_frame(&mut socket, &stream, &f, opts.frameinfo).await.is_err() {

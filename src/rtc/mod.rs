@@ -196,18 +196,18 @@ fn parse_offer(sdp: &str) -> Result<SdpOffer> {
             "malformed SDP offer: it must start with v=0",
         ));
     }
-    let offer = crate::codec::guard("SDP", || {
-        SdpOffer::from_sdp_string(sdp)
-            .map_err(|e| Error::bad_request(format!("malformed SDP offer: {e}")))
-    })?;
     if !sdp.lines().any(|l| l.starts_with("m=video")) {
         return Err(Error::bad_request(
-            "offer has no video m-line: add a recvonly video transceiver",
+            "SDP offer has no video m-line: add a recvonly video transceiver",
         ));
     }
     if !has_h264(sdp) {
         return Err(no_h264());
     }
+    let offer = crate::codec::guard("SDP", || {
+        SdpOffer::from_sdp_string(sdp)
+            .map_err(|e| Error::bad_request(format!("malformed SDP offer: {e}")))
+    })?;
     Ok(offer)
 }
 
@@ -291,5 +291,16 @@ mod tests {
             announced_ip(&public, "0.0.0.0".parse().unwrap()).to_string(),
             "203.0.113.7"
         );
+    }
+
+    #[test]
+    fn config_keys() {
+        let cfg = crate::config::Config::from_toml(
+            "[webrtc]\nudp_port = 9000\npublic_ip = \"192.0.2.5\"\nsession_timeout_ms = 5000\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.webrtc.udp_port, Some(9000));
+        assert_eq!(cfg.webrtc.public_ip, Some("192.0.2.5".parse().unwrap()));
+        assert!(crate::config::Config::from_toml("[webrtc]\nudp_prot = 1\n").is_err());
     }
 }

@@ -1,6 +1,8 @@
 //! Sources: what feeds a stream.
 
 pub mod font;
+pub mod gallery;
+pub mod glyphs;
 pub mod pattern;
 pub mod push;
 
@@ -9,21 +11,6 @@ use std::sync::Arc;
 use crate::config::{SourceKind, StreamConfig};
 use crate::error::{Error, Result};
 use crate::stream::{Hub, StreamId, StreamOptions};
-
-/// `[stream.gallery]` settings (placeholder until the gallery source lands).
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GallerySettings {
-    /// The folder of images.
-    pub dir: std::path::PathBuf,
-}
-
-impl GallerySettings {
-    /// Defaults for a folder.
-    pub fn for_dir(dir: std::path::PathBuf) -> Self {
-        GallerySettings { dir }
-    }
-}
 
 /// Create a configured stream and start its source task.
 pub fn start(hub: &Arc<Hub>, cfg: &StreamConfig) -> Result<()> {
@@ -38,7 +25,18 @@ pub fn start(hub: &Arc<Hub>, cfg: &StreamConfig) -> Result<()> {
             tokio::spawn(pattern::run(publisher, p, token));
         }
         SourceKind::Gallery => {
-            return Err(Error::bad_request("gallery sources are not available yet"));
+            let g = cfg.gallery.clone().ok_or_else(|| {
+                Error::bad_request(format!(
+                    "stream {:?} needs a [stream.gallery] table",
+                    cfg.id
+                ))
+            })?;
+            g.validate()
+                .map_err(|e| e.context(format!("stream {:?}", cfg.id)))?;
+            let mut opts = StreamOptions::new(format!("gallery:{}", g.dir.display()));
+            opts.queue = cfg.queue;
+            let publisher = hub.create(id, opts)?;
+            tokio::spawn(gallery::run(publisher, g, token));
         }
         SourceKind::Push => {
             let mut opts = StreamOptions::new("push");

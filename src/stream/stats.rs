@@ -81,20 +81,29 @@ impl StreamStats {
         (self.width.load(Relaxed), self.height.load(Relaxed))
     }
 
-    /// Frames per second over the last couple of seconds; 0 when stalled.
+    /// Frames per second over the recent window (up to 10 s, so slow
+    /// slideshows read right); 0 once the stream has stalled.
     pub fn fps(&self, now: Instant) -> f64 {
         let r = self.recent.lock();
-        let horizon = now.checked_sub(Duration::from_secs(2));
-        let in_window: Vec<&Instant> = r
+        let horizon = now.checked_sub(Duration::from_secs(10));
+        let recent: Vec<Instant> = r
             .iter()
-            .filter(|t| horizon.is_none_or(|h| **t >= h))
+            .copied()
+            .filter(|t| horizon.is_none_or(|h| *t >= h))
             .collect();
-        match (in_window.first(), in_window.last()) {
-            (Some(a), Some(b)) if in_window.len() >= 2 && b > a => {
-                (in_window.len() - 1) as f64 / b.duration_since(**a).as_secs_f64()
-            }
-            _ => 0.0,
+        let (Some(first), Some(last)) = (recent.first(), recent.last()) else {
+            return 0.0;
+        };
+        if recent.len() < 2 || last <= first {
+            return 0.0;
         }
+        let span = last.duration_since(*first).as_secs_f64();
+        let mean_gap = span / (recent.len() - 1) as f64;
+        let silent = now.saturating_duration_since(*last).as_secs_f64();
+        if silent > (3.0 * mean_gap).max(2.0) {
+            return 0.0;
+        }
+        (recent.len() - 1) as f64 / span
     }
 
     /// When the last frame was published.
@@ -158,5 +167,14 @@ mod tests {
         let fps = s.fps(t0 + Duration::from_millis(1000));
         assert!((fps - 30.3).abs() < 0.5, "{fps}");
         assert_eq!(s.fps(t0 + Duration::from_secs(10)), 0.0);
+        let slow = StreamStats::default();
+        for i in 0..4 {
+            slow.on_frame(10, 10, t0 + Duration::from_secs(2 * i));
+        }
+        let fps = slow.fps(t0 + Duration::from_secs(7));
+        assert!(
+            (fps - 0.5).abs() < 0.01,
+            "a 2 s slideshow is 0.5 fps: {fps}"
+        );
     }
 }

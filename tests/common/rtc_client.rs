@@ -36,6 +36,8 @@ pub struct Offer {
     pub h264: bool,
     /// Create a "metadata" DataChannel.
     pub datachannel: bool,
+    /// Also offer to receive audio (Opus), as many WHEP players do.
+    pub audio: bool,
 }
 
 impl Default for Offer {
@@ -43,6 +45,7 @@ impl Default for Offer {
         Offer {
             h264: true,
             datachannel: true,
+            audio: false,
         }
     }
 }
@@ -55,6 +58,8 @@ pub struct RtcClient {
     pub events: mpsc::UnboundedReceiver<ClientEvent>,
     /// When the offer was posted.
     pub started: Instant,
+    /// Notify to send a PLI (picture loss: please send a keyframe).
+    pub pli: std::sync::Arc<tokio::sync::Notify>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -134,10 +139,14 @@ pub async fn connect(http_addr: SocketAddr, id: &str, offer: Offer) -> Result<Rt
         .clear_codecs()
         .enable_h264(offer.h264)
         .enable_vp8(!offer.h264)
+        .enable_opus(offer.audio, false)
         .build(Instant::now());
     let cand = Candidate::host(local, "udp").map_err(|e| e.to_string())?;
     rtc.add_local_candidate(cand);
     let mut api = rtc.sdp_api();
+    if offer.audio {
+        api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+    }
     api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
     if offer.datachannel {
         api.add_channel("metadata".into());
@@ -163,11 +172,13 @@ pub async fn connect(http_addr: SocketAddr, id: &str, offer: Offer) -> Result<Rt
         .accept_answer(pending, answer)
         .map_err(|e| e.to_string())?;
     let (tx, events) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(rtc, socket, local, tx));
+    let pli = std::sync::Arc::new(tokio::sync::Notify::new());
+    let task = tokio::spawn(run(rtc, socket, local, tx, pli.clone()));
     Ok(RtcClient {
         location,
         events,
         started,
+        pli,
         task,
     })
 }
@@ -177,8 +188,10 @@ async fn run(
     socket: UdpSocket,
     local: SocketAddr,
     tx: mpsc::UnboundedSender<ClientEvent>,
+    pli: std::sync::Arc<tokio::sync::Notify>,
 ) {
     let mut buf = vec![0u8; 2048];
+    let mut video_mid = None;
     loop {
         let timeout = loop {
             match rtc.poll_output() {
@@ -189,10 +202,13 @@ async fn run(
                 Ok(Output::Event(e)) => {
                     let ev = match e {
                         Event::Connected => Some(ClientEvent::Connected),
-                        Event::MediaData(d) => Some(ClientEvent::Video {
-                            data: d.data.to_vec(),
-                            at: Instant::now(),
-                        }),
+                        Event::MediaData(d) => {
+                            video_mid = Some(d.mid);
+                            Some(ClientEvent::Video {
+                                data: d.data.to_vec(),
+                                at: Instant::now(),
+                            })
+                        }
                         Event::ChannelData(d) => Some(ClientEvent::Metadata(
                             String::from_utf8_lossy(&d.data).into_owned(),
                         )),
@@ -218,6 +234,12 @@ async fn run(
                 Err(_) => return,
             },
             _ = tokio::time::sleep_until(timeout.into()) => Input::Timeout(Instant::now()),
+            _ = pli.notified() => {
+                if let Some(mut w) = video_mid.and_then(|m| rtc.writer(m)) {
+                    let _ = w.request_keyframe(None, str0m::media::KeyframeRequestKind::Pli);
+                }
+                continue;
+            }
         };
         if rtc.handle_input(input).is_err() || !rtc.is_alive() {
             return;

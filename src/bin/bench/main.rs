@@ -9,6 +9,7 @@
 
 mod hls;
 mod proc_stats;
+mod webrtc;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,7 @@ async fn main() -> ExitCode {
             Ok(())
         }
         "hls" => hls::run(args).await,
+        "webrtc" => webrtc::run(args).await,
         _ => Err(anyhow::anyhow!("unknown benchmark {cmd:?}\n{USAGE}")),
     };
     match result {
