@@ -7,7 +7,9 @@
 //!   segment N is listed; latency = that moment - N's last frame;
 //! - part latency: the preload-hinted part is requested before it exists;
 //!   latency = its response - its last frame (i.e. from the part's end);
-//! - CPU and RSS of the server: idle, with one LL-HLS client, with N.
+//! - CPU and RSS of the server: idle, one WebRTC viewer alone, that viewer
+//!   plus one LL-HLS client (the encode is shared), one LL-HLS client alone,
+//!   N LL-HLS clients.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::proc_stats::{percentile, rss_mib, CpuWindow, ServerProcess};
+
+// The WebRTC bench's test client, compiled here a second time so this file
+// stays independent of webrtc.rs.
+#[allow(dead_code, clippy::duplicate_mod)]
+#[path = "../../../tests/common/rtc_client.rs"]
+mod rtc_client;
 
 const HELP: &str = "framecast-bench hls [--clients N] [--seconds S] [--samples K] [--binary PATH]
   --clients N   concurrent LL-HLS clients for the load run (default 100)
@@ -154,8 +162,8 @@ async fn segment_latency(addr: &str, samples: usize) -> Result<()> {
     let mut lat = Vec::new();
     let mut server_side = Vec::new();
     let (last, _) = edge(&get(addr, PLAYLIST).await?.text())?;
-    let mut next = last.map_or(0, |l| l + 1);
-    for _ in 0..samples {
+    let first = last.map_or(0, |l| l + 1);
+    for next in first..first + samples as u64 {
         let r = get(addr, &format!("{PLAYLIST}?_HLS_msn={next}")).await?;
         let at = now_us();
         if r.status != 200 {
@@ -166,7 +174,6 @@ async fn segment_latency(addr: &str, samples: usize) -> Result<()> {
         let ready = seg.header_u64("x-framecast-ready-us")?;
         lat.push(ms(at as i64 - last_frame as i64));
         server_side.push(ms(ready as i64 - last_frame as i64));
-        next += 1;
     }
     summary("segment: last frame -> listed (client sees it)", lat);
     summary("segment: last frame -> cut (server stamp)", server_side);
@@ -194,7 +201,7 @@ async fn part_latency(addr: &str, samples: usize) -> Result<()> {
             .lines()
             .filter_map(|l| l.strip_prefix("#EXT-X-PART:DURATION="))
             .filter_map(|l| l.split(',').next()?.parse::<f64>().ok())
-            .last()
+            .next_back()
         {
             durations.push(d * 1000.0);
         }
@@ -248,6 +255,43 @@ async fn load(server: &ServerProcess, addr: &str, clients: usize, secs: u64) -> 
     Ok(())
 }
 
+/// CPU of one WebRTC viewer alone, then with one LL-HLS client added.
+async fn shared_encode(server: &ServerProcess, addr: &str, secs: u64) -> Result<()> {
+    let sock: std::net::SocketAddr = addr.parse()?;
+    let mut c = rtc_client::connect(sock, "demo", rtc_client::Offer::default())
+        .await
+        .map_err(|e| anyhow!("WHEP failed: {e}"))?;
+    let location = c.location.clone();
+    let frames = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let n = frames.clone();
+    let drain = tokio::spawn(async move {
+        while let Some(ev) = c.events.recv().await {
+            if let rtc_client::ClientEvent::Video { .. } = ev {
+                n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let cpu = CpuWindow::start(server.pid())?;
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let webrtc = cpu.percent()?;
+    let cpu = CpuWindow::start(server.pid())?;
+    let f0 = frames.load(std::sync::atomic::Ordering::Relaxed);
+    let until = Instant::now() + Duration::from_secs(secs);
+    let hls = ll_client(addr.to_string(), until).await?;
+    let both = cpu.percent()?;
+    let fps = (frames.load(std::sync::atomic::Ordering::Relaxed) - f0) as f64 / secs as f64;
+    println!(
+        "1 WebRTC viewer alone: CPU {webrtc:.1}%; WebRTC + 1 LL-HLS client: CPU {both:.1}% \
+         (HLS adds {:.1} points; WebRTC {fps:.1} fps meanwhile, HLS got {:.1} Mbit/s)",
+        both - webrtc,
+        hls as f64 * 8.0 / secs as f64 / 1e6
+    );
+    drain.abort();
+    let _ = rtc_client::http(sock, "DELETE", &location, None, "").await;
+    Ok(())
+}
+
 /// Run the HLS benchmark.
 pub async fn run(args: Vec<String>) -> Result<()> {
     let Some(a) = parse_args(args)? else {
@@ -263,6 +307,7 @@ pub async fn run(args: Vec<String>) -> Result<()> {
         cpu.percent()?,
         rss_mib(server.pid())?
     );
+    shared_encode(&server, &addr, a.seconds).await?;
     // The first request starts the session and waits for the first segment.
     let first = get(&addr, PLAYLIST).await.context("first playlist")?;
     if first.status != 200 {

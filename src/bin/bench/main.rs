@@ -29,8 +29,8 @@ async fn main() -> ExitCode {
             println!("{USAGE}");
             Ok(())
         }
-        "webrtc" => webrtc::run(args).await,
         "hls" => hls::run(args).await,
+        "webrtc" => webrtc::run(args).await,
         _ => Err(anyhow::anyhow!("unknown benchmark {cmd:?}\n{USAGE}")),
     };
     match result {

@@ -198,10 +198,7 @@ impl HlsStream {
             (life.cancel.clone(), life.session)
         };
         let tick = self.timing.viewer_window.min(Duration::from_secs(1));
-        loop {
-            let Some(quiet_at) = self.quiet_until(session) else {
-                break;
-            };
+        while let Some(quiet_at) = self.quiet_until(session) {
             let wake = quiet_at.min(Instant::now() + tick);
             tokio::select! {
                 au = feed.next_au() => match au {
