@@ -64,10 +64,9 @@ function copyButton(text, value) {
   return b;
 }
 
-function soon(text, why) {
-  const s = el('span', 'chip soon', text);
-  s.title = why;
-  return s;
+function titled(e, title) {
+  e.title = title;
+  return e;
 }
 
 function createCard(id) {
@@ -113,8 +112,10 @@ function createCard(id) {
     link('MJPEG', streamUrl(id, '/mjpeg')),
     link('Snapshot', streamUrl(id, '/snapshot.jpg')),
     copyButton('WebSocket', `${wsBase}/streams/${encodeURIComponent(id)}/ws`),
-    soon('WebRTC', 'WHEP playback is coming'),
-    soon('HLS', 'HLS playback is coming'),
+    titled(link('WebRTC', streamUrl(id, '?transport=webrtc')), 'Open the viewer on WebRTC (WHEP)'),
+    titled(link('HLS', streamUrl(id, '?transport=hls')), 'Open the viewer on HLS'),
+    titled(link('m3u8', streamUrl(id, '/hls/index.m3u8')), 'The HLS playlist (Safari, VLC, ffplay, a CDN)'),
+    copyButton('WHEP URL', `${location.origin}${streamUrl(id, '/whep')}`),
     link('JSON', `${base}/api/streams/${encodeURIComponent(id)}`),
   );
 

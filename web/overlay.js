@@ -58,6 +58,52 @@ export class MetadataStore {
   }
 }
 
+/** RTP timestamps are 32-bit at 90 kHz: they wrap every 13 h 15 min. */
+const RTP_WRAP = 2 ** 32;
+/** A picture without metadata of its own shows the latest earlier boxes up to this old (in pts). */
+export const CARRY_MS = 500;
+
+/** `a - b` in 90 kHz ticks, across the RTP wrap (the shorter way round). */
+function rtpDiff(a, b) {
+  const d = (((a - b) % RTP_WRAP) + RTP_WRAP) % RTP_WRAP;
+  return d >= RTP_WRAP / 2 ? d - RTP_WRAP : d;
+}
+
+/**
+ * The metadata to draw over a picture given what is known about it (`info`):
+ * - `seq` (JPEG transports): by frame number, see `forFrame`;
+ * - `rtp` (WebRTC): the server sends frame pts as the RTP time (pts at 90 kHz), and
+ *   a message's `pts_ms` is that pts in whole ms, so the message whose pts_ms*90 is
+ *   0..89 ticks before the picture's RTP time is its own; otherwise the latest earlier
+ *   one at most `CARRY_MS` older;
+ * - `ptsMs` (HLS, estimated): the latest message at or before it, at most `CARRY_MS` older;
+ * - nothing: the latest message if fresh.
+ * Returns `{msg, exact}`; msg is null when nothing fits.
+ */
+export function metadataFor(store, info, now = performance.now()) {
+  if (Number.isFinite(info.seq)) {
+    const msg = store.forFrame(info.seq, now);
+    return { msg, exact: !!msg && msg.seq === info.seq };
+  }
+  if (Number.isFinite(info.rtp) || Number.isFinite(info.ptsMs)) {
+    const ahead = Number.isFinite(info.rtp)
+      ? (m) => rtpDiff(info.rtp, (m.pts_ms * 90) % RTP_WRAP) // ticks the picture is past m
+      : (m) => (info.ptsMs - m.pts_ms) * 90;
+    let best = null;
+    let bestAhead = Infinity;
+    for (const m of store.bySeq.values()) {
+      if (!Number.isFinite(m.pts_ms)) continue;
+      const d = ahead(m);
+      if (d >= 0 && d <= CARRY_MS * 90 && d < bestAhead) {
+        best = m;
+        bestAhead = d;
+      }
+    }
+    return { msg: best, exact: !!best && Number.isFinite(info.rtp) && bestAhead < 90 };
+  }
+  return { msg: store.forFrame(undefined, now), exact: false };
+}
+
 /** The well-formed boxes of a metadata message (others are skipped, never thrown on). */
 export function boxesOf(msg) {
   const boxes = msg && msg.data && msg.data.boxes;

@@ -101,7 +101,8 @@ async function errorText(r) {
   }
 }
 
-function metadataSocket(ctx) {
+/** Metadata over a WebSocket opened with ?frames=0; returns a function that closes it. */
+export function metadataSocket(ctx) {
   let ws = null;
   let closed = false;
   let retry = null;

@@ -9,20 +9,26 @@
 //   ctx.metadata(msg)     a metadata message {type:"metadata", stream, seq, pts_ms, data}
 //   ctx.bytes(n)          n bytes received (for the bitrate)
 //   ctx.status(state, text)  state is 'connecting' | 'live' | 'error'
-// and info = {seq, tsUs, ptsMs, width, height}, any of which may be missing
-// (tsUs = publish time in µs since the Unix epoch, for the latency).
+//   ctx.attach(el)        keep a <video> the transport plays into in the page (invisible)
+//   ctx.stats(rows, raw)  transport figures for the stats panel: rows {label: text}
+//   ctx.fail(reason)      this transport cannot work here: the viewer falls back to MJPEG
+// and info = {seq, tsUs, ptsMs, rtp, width, height}, any of which may be missing
+// (tsUs = publish time in µs since the Unix epoch, for the latency; rtp = the RTP
+// timestamp of a WebRTC picture, which is the frame's pts at 90 kHz).
 //
 // To add a transport: write web/transport-NAME.js, embed it in src/http/pages.rs,
 // and give its entry below a `load`.
 
 export const TRANSPORTS = [
+  // WHEP: POST an SDP offer to /streams/{id}/whep, play the H.264 track, metadata over the DataChannel.
+  { id: 'webrtc', label: 'WebRTC', load: () => import('./viewer-webrtc.js') },
   { id: 'ws', label: 'WebSocket', load: () => import('./transport-ws.js') },
   { id: 'mjpeg', label: 'MJPEG', load: () => import('./transport-mjpeg.js') },
-  // WHEP: POST an SDP offer to /streams/{id}/whep, play the H.264 track, metadata over the DataChannel.
-  { id: 'webrtc', label: 'WebRTC', load: null, note: 'WebRTC (WHEP) playback is coming' },
-  // HLS: /streams/{id}/hls/index.m3u8 (fMP4) in a <video>.
-  { id: 'hls', label: 'HLS', load: null, note: 'HLS playback is coming' },
+  // HLS: /streams/{id}/hls/index.m3u8 (fMP4, LL-HLS) in a <video>; metadata over a WebSocket.
+  { id: 'hls', label: 'HLS', load: () => import('./viewer-hls.js') },
 ];
 
 /** The default transport. */
-export const DEFAULT_TRANSPORT = 'ws';
+export const DEFAULT_TRANSPORT = 'webrtc';
+/** Where the viewer goes when a transport calls ctx.fail (plain HTTP: works everywhere). */
+export const FALLBACK_TRANSPORT = 'mjpeg';

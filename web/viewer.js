@@ -3,8 +3,8 @@
 //
 // Test hooks live on window.framecast (see `state` below).
 
-import { TRANSPORTS, DEFAULT_TRANSPORT } from './transports.js';
-import { MetadataStore, boxesOf, drawBoxes } from './overlay.js';
+import { TRANSPORTS, DEFAULT_TRANSPORT, FALLBACK_TRANSPORT } from './transports.js';
+import { MetadataStore, boxesOf, drawBoxes, metadataFor } from './overlay.js';
 
 const STATS_EVERY_MS = 250;
 const INFO_EVERY_MS = 2000;
@@ -23,6 +23,8 @@ const ctx2d = canvas.getContext('2d');
 const message = $('message');
 const statusPill = $('status');
 const showBoxes = $('show-boxes');
+const stage = $('stage');
+const notice = $('notice');
 
 /** Test and debugging hook. */
 const state = {
@@ -39,6 +41,12 @@ const state = {
   metadataSeen: 0,
   boxesDrawn: 0,
   decodeErrors: 0,
+  /** Pictures drawn with metadata of their own (seq, or RTP time for WebRTC). */
+  exactBoxFrames: 0,
+  /** Why the page left WebRTC for MJPEG, if it did. */
+  fallback: null,
+  /** The transport's own figures (WebRTC getStats(), HLS buffer), see ctx.stats. */
+  transportStats: null,
 };
 window.framecast = state;
 
@@ -63,8 +71,12 @@ function draw(source, info) {
     canvas.height = h;
   }
   ctx2d.drawImage(source, 0, 0, w, h);
-  const msg = showBoxes.checked ? metadata.forFrame(info.seq) : null;
+  const { msg, exact } = showBoxes.checked ? metadataFor(metadata, info) : { msg: null, exact: false };
   if (msg) state.boxesDrawn += drawBoxes(ctx2d, boxesOf(msg), w, h);
+  if (msg && exact) {
+    state.exactBoxFrames += 1;
+    if (!Number.isFinite(info.seq)) state.lastSeq = msg.seq; // WebRTC: the pts named the frame
+  }
   state.width = w;
   state.height = h;
   if (typeof state.onDraw === 'function') state.onDraw(info, ctx2d, msg);
@@ -151,7 +163,7 @@ function onMetadata(msg) {
   metaPanelDirty = true;
   if (held && msg.seq === held.info.seq) release();
   // Metadata may arrive after its frame was drawn: redraw that frame with its boxes.
-  else if (current && Number.isFinite(current.info.seq) && msg.seq === current.info.seq) {
+  else if (current && metadataFor(metadata, current.info).msg === msg) {
     draw(current.source, current.info);
   }
 }
@@ -201,7 +213,36 @@ function renderStats() {
     : `${state.bitrateKbps} kbit/s`;
   $('shown').textContent = state.framesShown.toLocaleString('en-US');
   $('seq').textContent = state.lastSeq == null ? '–' : String(state.lastSeq);
+  renderTransportStats();
   renderMetadataPanel();
+}
+
+let transportRows = null; // { label: text } from the transport, see ctx.stats
+
+function renderTransportStats() {
+  const dl = $('transport-stats');
+  if (!transportRows) {
+    dl.hidden = true;
+    return;
+  }
+  const entries = Object.entries(transportRows);
+  if (dl.children.length !== entries.length * 2) {
+    dl.replaceChildren(...entries.flatMap(([k]) => {
+      const dt = document.createElement('dt');
+      dt.textContent = k;
+      return [dt, document.createElement('dd')];
+    }));
+  }
+  entries.forEach(([k, v], i) => {
+    dl.children[i * 2].textContent = k;
+    dl.children[i * 2 + 1].textContent = v;
+  });
+  dl.hidden = false;
+}
+
+function showNotice(text) {
+  notice.textContent = text;
+  notice.hidden = !text;
 }
 
 async function refreshInfo() {
@@ -248,12 +289,46 @@ function contextFor(id) {
     status: (kind, text) => {
       if (session && session.id === id) setStatus(kind, text);
     },
+    // A <video> (or other element) the transport plays into: kept in the page, invisible,
+    // because browsers may not decode or report frames of a detached video.
+    attach: (el) => {
+      if (!session || session.id !== id) return;
+      el.classList.add('source-media');
+      stage.append(el);
+      session.attached.push(el);
+    },
+    // Transport-specific figures for the stats panel: rows {label: text}, and raw values.
+    stats: (rows, raw) => {
+      if (!session || session.id !== id) return;
+      transportRows = rows;
+      state.transportStats = raw ?? null;
+    },
+    // This transport cannot work here: fall back to MJPEG and say why.
+    fail: (reason) => {
+      setTimeout(() => {
+        if (!session || session.id !== id || session.transport === FALLBACK_TRANSPORT) return;
+        const from = session.label;
+        state.fallback = `${from}: ${reason}`;
+        selectTransport(FALLBACK_TRANSPORT, { notice: `${from} did not work here (${reason}); playing MJPEG instead.` });
+      }, 0);
+    },
   };
 }
 
-async function selectTransport(id) {
+function endSession() {
+  if (!session) return;
+  session.handle.close();
+  for (const el of session.attached) el.remove();
+  session = null;
+}
+
+async function selectTransport(id, { notice: note = '' } = {}) {
   const t = TRANSPORTS.find((x) => x.id === id && x.load) || TRANSPORTS.find((x) => x.id === DEFAULT_TRANSPORT);
-  if (session) session.handle.close();
+  endSession();
+  showNotice(note);
+  if (!note) state.fallback = null;
+  transportRows = null;
+  state.transportStats = null;
   if (held) {
     clearTimeout(held.timer);
     if (typeof held.source.close === 'function') held.source.close();
@@ -261,7 +336,7 @@ async function selectTransport(id) {
   }
   sessionCounter += 1;
   const sid = sessionCounter;
-  session = { id: sid, transport: t.id, handle: { close() {} } };
+  session = { id: sid, transport: t.id, label: t.label, handle: { close() {} }, attached: [] };
   state.transport = t.id;
   frameTimes = [];
   byteLog = [];
@@ -274,7 +349,13 @@ async function selectTransport(id) {
   url.searchParams.set('transport', t.id);
   history.replaceState(null, '', url);
   setStatus('connecting', `Connecting over ${t.label}…`);
-  const mod = await t.load();
+  let mod;
+  try {
+    mod = await t.load();
+  } catch (e) {
+    if (session && session.id === sid) contextFor(sid).fail(`could not load its script (${e.message})`);
+    return;
+  }
   if (!session || session.id !== sid) return; // another choice was made meanwhile
   session.handle = mod.open(contextFor(sid));
 }

@@ -38,6 +38,22 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
         JS,
         include_str!("../../web/transport-mjpeg.js"),
     ),
+    (
+        "transport-webrtc.js",
+        JS,
+        include_str!("../../web/transport-webrtc.js"),
+    ),
+    (
+        "transport-hls.js",
+        JS,
+        include_str!("../../web/transport-hls.js"),
+    ),
+    (
+        "viewer-webrtc.js",
+        JS,
+        include_str!("../../web/viewer-webrtc.js"),
+    ),
+    ("viewer-hls.js", JS, include_str!("../../web/viewer-hls.js")),
 ];
 
 /// Routes for `/`, `/streams/{id}`, `/publish/{id}` and `/assets/{file}`.

@@ -9,6 +9,7 @@
 //! framecast-bench hls    [options]   HLS clients and segment latency
 //! ```
 
+mod hls;
 mod mjpeg;
 mod proc_stats;
 mod webrtc;
@@ -34,6 +35,7 @@ async fn main() -> ExitCode {
         "mjpeg" => mjpeg::run(args).await,
         "ws" => mjpeg::run_ws(args).await,
         "jpeg" => mjpeg::jpeg::run(args),
+        "hls" => hls::run(args).await,
         "webrtc" => webrtc::run(args).await,
         _ => Err(anyhow::anyhow!("unknown benchmark {cmd:?}\n{USAGE}")),
     };
