@@ -451,10 +451,14 @@ impl Segmenter {
         let est = self.estimate();
         let start = self.pending.first().map_or(dts, |p| p.dts);
         // Close now if one more frame would take the part past its target.
-        if dts + 2 * est - start > ticks(self.cfg.part_target) + MIN_TICKS {
-            self.close_part(est, now_us);
+        let target = ticks(self.cfg.part_target);
+        if dts + 2 * est - start > target + MIN_TICKS {
+            // The estimate may have grown since the frame was let in: the
+            // part still ends by its target.
+            let last = est.min((start + target).saturating_sub(dts)).max(MIN_TICKS);
+            self.close_part(last, now_us);
             if let Some(t) = self.timing.as_mut() {
-                t.fixed_end = Some(dts + est);
+                t.fixed_end = Some(dts + last);
             }
         }
     }
