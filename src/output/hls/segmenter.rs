@@ -26,6 +26,8 @@ use crate::codec::h264::AccessUnit;
 
 /// A gap in pts larger than this is treated as a restart.
 const MAX_GAP_TICKS: u64 = 10 * TIMESCALE as u64;
+/// pts going back more than this is a restart; less is jitter (clamped).
+const MAX_BACK_TICKS: u64 = TIMESCALE as u64 / 2;
 /// Duration assumed for a frame when there is nothing to estimate from (30 fps).
 const DEFAULT_FRAME_TICKS: u64 = TIMESCALE as u64 / 30;
 /// The smallest sample duration (1 ms).
@@ -334,7 +336,7 @@ impl Segmenter {
     fn breaks(&self, au: &AccessUnit, pts: u64, params: Option<&ParamSets>) -> (bool, bool) {
         let timing_break = self
             .timing
-            .is_some_and(|t| pts <= t.prev_pts || pts - t.prev_pts > MAX_GAP_TICKS);
+            .is_some_and(|t| pts + MAX_BACK_TICKS < t.prev_pts || pts > t.prev_pts + MAX_GAP_TICKS);
         let format_break = au.keyframe
             && self.init.as_ref().is_some_and(|i| {
                 i.width != au.width
@@ -449,10 +451,14 @@ impl Segmenter {
         let est = self.estimate();
         let start = self.pending.first().map_or(dts, |p| p.dts);
         // Close now if one more frame would take the part past its target.
-        if dts + 2 * est - start > ticks(self.cfg.part_target) + MIN_TICKS {
-            self.close_part(est, now_us);
+        let target = ticks(self.cfg.part_target);
+        if dts + 2 * est - start > target + MIN_TICKS {
+            // The estimate may have grown since the frame was let in: the
+            // part still ends by its target.
+            let last = est.min((start + target).saturating_sub(dts)).max(MIN_TICKS);
+            self.close_part(last, now_us);
             if let Some(t) = self.timing.as_mut() {
-                t.fixed_end = Some(dts + est);
+                t.fixed_end = Some(dts + last);
             }
         }
     }
@@ -539,7 +545,9 @@ impl Segmenter {
     /// End the open part and segment with an estimated last duration.
     fn finish(&mut self, now_us: u64) {
         let est = self.estimate();
-        self.close_part(est, now_us);
+        if let Some(last) = self.pending.last().map(|p| p.dts) {
+            self.close_before(last + est, now_us);
+        }
         self.close_segment(now_us);
     }
 

@@ -381,3 +381,53 @@ fn real_h264_segments_probe_as_h264_with_the_pushed_frames() {
     let (_, _, _, frames, _) = ffprobe(&path).unwrap();
     assert_eq!(frames, first.parts[0].frames);
 }
+
+#[test]
+fn parts_stay_within_target_with_skips_and_keyframe_requests() {
+    let mut s = seg();
+    let mut ns = 0u64;
+    let mut x = 12345u64;
+    let mut want = false;
+    for i in 0..3000u64 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let r = (x >> 33) % 100;
+        ns += match r {
+            0..=9 => 20_000_000 + r * 1_000_000,
+            10..=79 => 33_333_333 + (r % 7) * 1_000_000,
+            80..=94 => 66_666_666,
+            _ => 120_000_000 + r * 1_000_000,
+        };
+        let key = i == 0 || want || (x >> 20) % 97 == 0;
+        let p = s.push(&au(i, ns, key, 320), ns / 1000);
+        want = p.want_keyframe;
+        for d in s.stored() {
+            for (k, part) in d.parts.iter().enumerate() {
+                assert!(
+                    part.duration <= 18_000 + 90,
+                    "frame {i}: part {}.{k} lasts {} ticks",
+                    d.msn,
+                    part.duration
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_repeated_or_slightly_earlier_pts_is_not_a_restart() {
+    let mut s = seg();
+    for i in 0..200u64 {
+        // Every 10th frame repeats the previous pts; every 15th is 10 ms early.
+        let mut ns = i * 1_000_000_000 / 30;
+        if i % 10 == 0 && i > 0 {
+            ns = (i - 1) * 1_000_000_000 / 30;
+        } else if i % 15 == 0 && i > 0 {
+            ns -= 43_000_000;
+        }
+        s.push(&au(i, ns, i % 60 == 0, 320), ns / 1000);
+    }
+    assert!(s.stored().count() >= 2);
+    assert!(s.stored().all(|d| !d.discontinuity && d.disc_seq == 0));
+}
