@@ -4,15 +4,23 @@
 //! each JPEG so a page can tie metadata to the exact frame it draws.
 //! Sending waits for the socket, so a slow viewer skips frames instead of
 //! queueing them. No permessage-deflate: JPEG does not compress.
+//!
+//! The frames are written by hand: a few header bytes and the frame's shared
+//! JPEG go out in one vectored write, so the JPEG is never copied in user
+//! space (docs/design/0003-websocket-framing.md).
+
+mod codec;
+mod socket;
+mod upgrade;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use bytes::{Buf, BufMut, BytesMut};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
@@ -22,6 +30,9 @@ use crate::http::extract::{Id, Query};
 use crate::http::AppState;
 use crate::output::mjpeg::fps_gap;
 use crate::stream::{Protocol, PublishedFrame, Stream};
+use codec::{Event, OP_BINARY, OP_TEXT};
+use socket::{Incoming, Socket};
+pub use upgrade::{accept_key, WsUpgrade};
 
 /// Routes: `GET /streams/{id}/ws`.
 pub fn routes() -> Router<AppState> {
@@ -35,12 +46,7 @@ struct Options {
     gap: Option<Duration>,
 }
 
-async fn ws(
-    State(st): State<AppState>,
-    Id(id): Id,
-    q: Query,
-    up: WebSocketUpgrade,
-) -> Result<Response> {
+async fn ws(State(st): State<AppState>, Id(id): Id, q: Query, up: WsUpgrade) -> Result<Response> {
     let stream = st.hub.require(&id)?;
     let opts = Options {
         frameinfo: q.flag("frameinfo"),
@@ -51,73 +57,85 @@ async fn ws(
         gap: fps_gap(&q)?,
     };
     let token = st.hub.shutdown_token();
-    // Viewers send us almost nothing; tungstenite zero-fills its read buffer
-    // on every poll, so a small one saves a memset per frame per viewer.
-    let up = up.read_buffer_size(4096);
-    Ok(up.on_upgrade(move |socket| async move {
-        tokio::select! {
-            _ = session(socket, stream, opts) => {}
-            _ = token.cancelled() => {}
-        }
-    }))
+    Ok(up.on_upgrade(
+        move |conn| async move { session(Socket::new(conn, token), stream, opts).await },
+    ))
 }
 
-async fn session(mut socket: WebSocket, stream: Arc<Stream>, opts: Options) {
+async fn session(mut socket: Socket, stream: Arc<Stream>, opts: Options) {
     // A metadata-only socket is not a viewer of the picture.
     let _guard = opts.frames.then(|| stream.viewer(Protocol::Ws));
     let mut frames = stream.subscribe();
     let mut meta = stream.subscribe_metadata();
     let mut next_at: Option<Instant> = None;
+    let shutdown = socket.shutdown_token();
     loop {
         let wait_gap = async {
             if let Some(t) = next_at {
                 tokio::time::sleep_until(t).await;
             }
         };
-        tokio::select! {
+        let sent = tokio::select! {
             f = async { wait_gap.await; frames.next().await }, if opts.frames => {
                 let Some(f) = f else { break };
                 next_at = opts.gap.map(|g| Instant::now() + g);
-                if send_frame(&mut socket, &stream, &f, opts.frameinfo).await.is_err() {
-                    break;
-                }
+                send_frame(&mut socket, &stream, &f, opts.frameinfo).await
             }
             m = meta.recv() => match m {
-                Ok(text) => if socket.send(Message::Text(text.as_ref().into())).await.is_err() { break },
-                Err(RecvError::Lagged(n)) => tracing::debug!("ws viewer skipped {n} metadata messages"),
+                Ok(text) => socket.send_small(OP_TEXT, text.as_bytes()).await,
+                Err(RecvError::Lagged(n)) => {
+                    tracing::debug!("ws viewer skipped {n} metadata messages");
+                    Ok(())
+                }
                 Err(RecvError::Closed) => break,
             },
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                Some(Ok(_)) => {}
+            incoming = socket.next_event() => match incoming {
+                Incoming::Event(Event::Ping(p)) => socket.send_small(codec::OP_PONG, &p).await,
+                Incoming::Event(Event::Close(code)) => {
+                    socket.close(code.unwrap_or(codec::CLOSE_NORMAL)).await;
+                    break;
+                }
+                Incoming::Protocol(e) => {
+                    tracing::debug!("ws viewer broke the protocol: {}", e.0);
+                    socket.close(codec::CLOSE_PROTOCOL).await;
+                    break;
+                }
+                Incoming::Gone => break,
             },
+            _ = shutdown.cancelled() => {
+                socket.close(codec::CLOSE_GOING_AWAY).await;
+                break;
+            }
+        };
+        if sent.is_err() {
+            break;
         }
     }
 }
 
 async fn send_frame(
-    socket: &mut WebSocket,
+    socket: &mut Socket,
     stream: &Stream,
     f: &Arc<PublishedFrame>,
     info: bool,
-) -> Result<(), ()> {
+) -> std::io::Result<()> {
     let Ok(jpeg) = f.jpeg().await else {
         return Ok(());
     };
+    let mut head = BytesMut::with_capacity(192);
     if info {
         let text = json!({
             "type": "frame", "seq": f.seq, "pts_ms": f.pts_ms(), "ts_us": f.published_unix_us,
             "width": f.frame.width(), "height": f.frame.height(),
         })
         .to_string();
-        socket
-            .send(Message::Text(text.into()))
-            .await
-            .map_err(|_| ())?;
+        codec::put_header(&mut head, OP_TEXT, text.len());
+        head.put_slice(text.as_bytes());
     }
+    codec::put_header(&mut head, OP_BINARY, jpeg.len());
     stream
         .stats
         .bytes_out
         .fetch_add(jpeg.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    socket.send(Message::Binary(jpeg)).await.map_err(|_| ())
+    socket.send(head.freeze().chain(jpeg)).await
 }
