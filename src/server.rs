@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::http::serve::{serve, Tuning};
 use crate::http::{app, AppState};
 use crate::stream::{Hub, HubConfig, Publisher, StreamId, StreamOptions};
 
@@ -59,27 +60,19 @@ impl Server {
             .map_err(|e| Error::from(e).context(format!("cannot listen on {addr}")))?;
         let local = listener.local_addr()?;
         let state = AppState::new(self.hub.clone(), self.config.clone(), local).await?;
-        let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
+        let router = app(state);
         let token = CancellationToken::new();
         let stop = token.clone();
         let hub = self.hub.clone();
-        let sndbuf = self.config.tcp_send_buffer;
-        let listener = axum::serve::ListenerExt::tap_io(listener, move |tcp| {
-            let _ = tcp.set_nodelay(true);
-            if sndbuf > 0 {
-                let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(sndbuf);
-            }
-        });
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+        let tuning = Tuning {
+            send_buffer: self.config.tcp_send_buffer,
+        };
+        let serve = serve(listener, router, tuning, async move {
             stop.cancelled().await;
             // Ends the long-lived responses (MJPEG, WebSocket) so the drain can finish.
             hub.shutdown();
         });
-        let join = tokio::spawn(async move {
-            if let Err(e) = serve.await {
-                tracing::error!("HTTP server failed: {e}");
-            }
-        });
+        let join = tokio::spawn(serve);
         Ok(Running {
             addr: local,
             token,

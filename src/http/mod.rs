@@ -6,6 +6,7 @@ pub mod body;
 mod error;
 pub mod extract;
 pub mod pages;
+pub mod serve;
 
 use std::sync::Arc;
 
