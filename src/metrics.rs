@@ -52,6 +52,12 @@ pub fn render(hub: &Hub) -> String {
         per(&|s| s.stats.bytes_out.load(Relaxed).to_string()),
     );
     family(
+        "framecast_zero_copy_sends_total",
+        "counter",
+        "WebSocket frames sent by sendfile from a sealed memfd (no send copy).",
+        per(&|s| s.stats.zero_copy_sends.load(Relaxed).to_string()),
+    );
+    family(
         "framecast_fps",
         "gauge",
         "Recent frames per second.",

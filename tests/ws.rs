@@ -71,6 +71,50 @@ async fn client_messages_are_ignored_and_frames_keep_coming() {
     }
 }
 
+/// Viewers with and without `frameinfo` share one memfd per frame at
+/// different offsets; both must get whole, decodable messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_go_out_by_sendfile_at_both_offsets() {
+    let srv = TestServer::start(SMALL_PATTERN).await;
+    let base = format!("ws://{}/streams/demo/ws", srv.addr);
+    let (mut plain, _) = tokio_tungstenite::connect_async(&base).await.unwrap();
+    let (mut info, _) = tokio_tungstenite::connect_async(format!("{base}?frameinfo=1"))
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let m = wait_for(&mut plain, |m| matches!(m, Message::Binary(_))).await;
+        let (_, w, h) = framecast::codec::jpeg::decode_rgb(&m.into_data(), usize::MAX).unwrap();
+        assert_eq!((w, h), (160, 90));
+        let Message::Text(t) = wait_for(&mut info, |m| matches!(m, Message::Text(_))).await else {
+            unreachable!()
+        };
+        let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+        assert_eq!(
+            (v["type"].as_str(), v["width"].as_u64()),
+            (Some("frame"), Some(160))
+        );
+        let Some(Ok(Message::Binary(jpeg))) = info.next().await else {
+            panic!("a JPEG follows its frameinfo")
+        };
+        framecast::codec::jpeg::decode_rgb(&jpeg, usize::MAX).unwrap();
+    }
+    if cfg!(target_os = "linux") {
+        let metrics = reqwest::get(srv.at("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let sends: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("framecast_zero_copy_sends_total{stream=\"demo\"} "))
+            .expect("zero-copy counter")
+            .parse()
+            .unwrap();
+        assert!(sends >= 10, "frames went out by sendfile: {sends}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unmasked_frame_gets_close_1002() {
     let srv = TestServer::start(SMALL_PATTERN).await;

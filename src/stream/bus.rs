@@ -4,6 +4,7 @@
 //! behind simply sees the newest frame next time it looks. Nothing queues,
 //! so delay cannot creep up and memory is one frame per stream.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ pub struct PublishedFrame {
     jpeg: OnceCell<Bytes>,
     jpeg_quality: u8,
     encodes: Arc<std::sync::atomic::AtomicU64>,
+    derived: parking_lot::Mutex<Vec<Arc<dyn Any + Send + Sync>>>,
 }
 
 impl PublishedFrame {
@@ -47,6 +49,7 @@ impl PublishedFrame {
             jpeg: OnceCell::new(),
             jpeg_quality,
             encodes,
+            derived: Default::default(),
         }
     }
 
@@ -78,6 +81,18 @@ impl PublishedFrame {
             crate::FrameData::Jpeg(b) => Some(b.clone()),
             _ => self.jpeg.get().cloned(),
         }
+    }
+
+    /// A value derived from this frame (e.g. an output's wire form), made once
+    /// by the first caller and shared by every other: one per type `T`.
+    pub fn derived<T: Any + Send + Sync>(&self, make: impl FnOnce() -> T) -> Arc<T> {
+        let mut all = self.derived.lock();
+        if let Some(t) = all.iter().find_map(|a| a.clone().downcast::<T>().ok()) {
+            return t;
+        }
+        let t = Arc::new(make());
+        all.push(t.clone());
+        t
     }
 
     /// Presentation time in milliseconds.

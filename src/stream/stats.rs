@@ -55,6 +55,9 @@ pub struct StreamStats {
     pub h264_encodes: AtomicU64,
     /// JPEG bytes sent to viewers, all protocols.
     pub bytes_out: AtomicU64,
+    /// Frames sent to WebSocket viewers by `sendfile` from a sealed memfd
+    /// (no copy of the JPEG into the socket).
+    pub zero_copy_sends: AtomicU64,
     width: AtomicU32,
     height: AtomicU32,
     viewers: [AtomicUsize; 4],

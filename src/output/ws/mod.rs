@@ -10,8 +10,11 @@
 //! space (docs/design/0003-websocket-framing.md).
 
 mod codec;
+#[cfg(target_os = "linux")]
+mod sealed;
 mod socket;
 mod upgrade;
+mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,8 +23,9 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use bytes::{Buf, BufMut, BytesMut};
-use serde_json::json;
+use std::sync::atomic::Ordering::Relaxed;
+
+use bytes::Buf;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
@@ -30,7 +34,7 @@ use crate::http::extract::{Id, Query};
 use crate::http::AppState;
 use crate::output::mjpeg::fps_gap;
 use crate::stream::{Protocol, PublishedFrame, Stream};
-use codec::{Event, OP_BINARY, OP_TEXT};
+use codec::{Event, OP_TEXT};
 use socket::{Incoming, Socket};
 pub use upgrade::{accept_key, WsUpgrade};
 
@@ -122,20 +126,17 @@ async fn send_frame(
     let Ok(jpeg) = f.jpeg().await else {
         return Ok(());
     };
-    let mut head = BytesMut::with_capacity(192);
-    if info {
-        let text = json!({
-            "type": "frame", "seq": f.seq, "pts_ms": f.pts_ms(), "ts_us": f.published_unix_us,
-            "width": f.frame.width(), "height": f.frame.height(),
-        })
-        .to_string();
-        codec::put_header(&mut head, OP_TEXT, text.len());
-        head.put_slice(text.as_bytes());
+    stream.stats.bytes_out.fetch_add(jpeg.len() as u64, Relaxed);
+    #[cfg(target_os = "linux")]
+    if socket.is_tcp() {
+        let wire = f.derived(|| wire::Wire::build(f, &jpeg));
+        if let Some(w) = wire.as_ref() {
+            let from = if info { 0 } else { w.info_len };
+            socket.send_file(&w.file, from).await?;
+            stream.stats.zero_copy_sends.fetch_add(1, Relaxed);
+            return Ok(());
+        }
     }
-    codec::put_header(&mut head, OP_BINARY, jpeg.len());
-    stream
-        .stats
-        .bytes_out
-        .fetch_add(jpeg.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    socket.send(head.freeze().chain(jpeg)).await
+    let head = wire::head(f, info, jpeg.len());
+    socket.send(head.chain(jpeg)).await
 }

@@ -13,13 +13,9 @@ use axum::response::Response;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use hyper::upgrade::{OnUpgrade, Upgraded};
-use hyper_util::rt::TokioIo;
 use sha1::{Digest, Sha1};
 
 use crate::error::{Error, Result};
-
-/// The upgraded connection, as a tokio reader/writer.
-pub type Conn = TokioIo<Upgraded>;
 
 /// A validated WebSocket upgrade request.
 pub struct WsUpgrade {
@@ -44,13 +40,13 @@ impl WsUpgrade {
     /// Answer 101 and run `session` on the connection once hyper hands it over.
     pub fn on_upgrade<F, Fut>(self, session: F) -> Response
     where
-        F: FnOnce(Conn) -> Fut + Send + 'static,
+        F: FnOnce(Upgraded) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let on_upgrade = self.on_upgrade;
         tokio::spawn(async move {
             match on_upgrade.await {
-                Ok(up) => session(TokioIo::new(up)).await,
+                Ok(up) => session(up).await,
                 Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
             }
         });
