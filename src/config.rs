@@ -40,6 +40,11 @@ pub struct Config {
     pub tcp_send_buffer: usize,
     /// JPEG quality for encoded frames, 1-100.
     pub jpeg_quality: u8,
+    /// Async worker threads of the `framecast` binary (0 = half the cores,
+    /// at least 1). Encoding runs on separate blocking threads, so these
+    /// only move bytes; fewer of them wake each other less
+    /// (docs/design/0003-websocket-framing.md).
+    pub workers: usize,
     /// Publishing over HTTP and WebSocket.
     pub push: PushConfig,
     /// WebRTC transport.
@@ -53,6 +58,18 @@ pub struct Config {
     pub streams: Vec<StreamConfig>,
 }
 
+impl Config {
+    /// The number of async worker threads to run: `workers`, or half the
+    /// cores (at least 1) when it is 0.
+    pub fn worker_threads(&self) -> usize {
+        if self.workers > 0 {
+            return self.workers;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cores.div_ceil(2)
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -60,6 +77,7 @@ impl Default for Config {
             queue: 10,
             tcp_send_buffer: 256 * 1024,
             jpeg_quality: crate::codec::jpeg::DEFAULT_QUALITY,
+            workers: 0,
             push: PushConfig::default(),
             webrtc: Default::default(),
             h264: Default::default(),

@@ -48,6 +48,9 @@ struct ServeArgs {
     /// UDP port for WebRTC [default: the HTTP port + 1].
     #[arg(long, env = "FRAMECAST_WEBRTC_PORT", value_name = "PORT")]
     webrtc_port: Option<u16>,
+    /// Async worker threads [default: `workers` in the config, else half the cores].
+    #[arg(long, env = "FRAMECAST_WORKERS", value_name = "N")]
+    workers: Option<usize>,
 }
 
 fn build_config(args: &ServeArgs) -> framecast::Result<Config> {
@@ -63,6 +66,9 @@ fn build_config(args: &ServeArgs) -> framecast::Result<Config> {
     }
     if let Some(port) = args.webrtc_port {
         cfg.webrtc.udp_port = Some(port);
+    }
+    if let Some(n) = args.workers {
+        cfg.workers = n;
     }
     let stream = |id: &str, source| StreamConfig {
         id: id.to_string(),
@@ -92,8 +98,7 @@ fn build_config(args: &ServeArgs) -> framecast::Result<Config> {
     Ok(cfg)
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -105,7 +110,7 @@ async fn main() -> std::process::ExitCode {
         Some(Command::Serve(a)) => a,
         None => cli.serve,
     };
-    match run(args).await {
+    match build_config(&args).and_then(run) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("framecast: {e}");
@@ -114,13 +119,27 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(args: ServeArgs) -> framecast::Result<()> {
-    let cfg = build_config(&args)?;
+/// Start the runtime with the configured worker count and serve.
+fn run(cfg: Config) -> framecast::Result<()> {
+    let workers = cfg.worker_threads();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?;
+    tracing::debug!("{workers} async worker thread(s)");
+    runtime.block_on(serve(cfg))
+}
+
+async fn serve(cfg: Config) -> framecast::Result<()> {
     if env!("FRAMECAST_BUILT_WITH_NASM") != "1" {
         tracing::warn!(
-            "built without nasm: H.264 encoding runs about 3x slower; install nasm and rebuild"
+            "built without nasm: H.264 and JPEG encoding run about 3x slower; install nasm and rebuild"
         );
     }
+    tracing::info!(
+        "JPEG encoder: {}",
+        framecast::codec::jpeg_encode::encoder_name()
+    );
     let ids: Vec<String> = cfg.streams.iter().map(|s| s.id.clone()).collect();
     let server = framecast::Server::new(cfg.clone())?;
     let running = server.listen(cfg.listen).await?;
