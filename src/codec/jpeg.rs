@@ -1,12 +1,12 @@
-//! JPEG: cheap header probing, decoding (zune-jpeg) and encoding (jpeg-encoder).
+//! JPEG: cheap header probing, decoding (zune-jpeg) and encoding (see `jpeg_encode`).
 
 use bytes::Bytes;
-use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 use zune_jpeg::zune_core::bytestream::ZCursor;
 use zune_jpeg::zune_core::colorspace::ColorSpace;
 use zune_jpeg::zune_core::options::DecoderOptions;
 use zune_jpeg::JpegDecoder;
 
+use super::jpeg_encode::Layout;
 use crate::error::{Error, Result};
 use crate::frame::{Frame, FrameData, PixelFormat, MAX_DIMENSION};
 
@@ -76,26 +76,14 @@ pub fn encode(frame: &Frame, quality: u8) -> Result<Bytes> {
         FrameData::Jpeg(b) => return Ok(b.clone()),
         FrameData::Raw { format, data } => (*format, data.clone()),
     };
-    let (color, pixels) = match format {
-        PixelFormat::Rgb24 => (ColorType::Rgb, data),
-        PixelFormat::Bgr24 => (ColorType::Bgr, data),
-        PixelFormat::Rgba => (ColorType::Rgba, data),
-        PixelFormat::Gray8 => (ColorType::Luma, data),
-        PixelFormat::I420 => (ColorType::Rgb, frame.to_rgb24()?),
+    let (layout, pixels) = match format {
+        PixelFormat::Rgb24 => (Layout::Rgb, data),
+        PixelFormat::Bgr24 => (Layout::Bgr, data),
+        PixelFormat::Rgba => (Layout::Rgba, data),
+        PixelFormat::Gray8 => (Layout::Gray, data),
+        PixelFormat::I420 => (Layout::Rgb, frame.to_rgb24()?),
     };
-    encode_pixels(&pixels, frame.width(), frame.height(), color, quality)
-}
-
-fn encode_pixels(px: &[u8], w: u32, h: u32, color: ColorType, quality: u8) -> Result<Bytes> {
-    if w > u16::MAX as u32 || h > u16::MAX as u32 {
-        return Err(Error::bad_request("frame too large for JPEG"));
-    }
-    let mut out = Vec::with_capacity(px.len() / 8);
-    let mut enc = Encoder::new(&mut out, quality.clamp(1, 100));
-    enc.set_sampling_factor(SamplingFactor::R_4_2_0);
-    enc.encode(px, w as u16, h as u16, color)
-        .map_err(|e| Error::internal(format!("JPEG encode failed: {e}")))?;
-    Ok(out.into())
+    super::jpeg_encode::encode(&pixels, frame.width(), frame.height(), layout, quality)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 pub mod h264;
 pub mod image;
 pub mod jpeg;
+pub mod jpeg_encode;
 
 /// Run a decoder that might panic on hostile input, turning a panic into an error.
 ///

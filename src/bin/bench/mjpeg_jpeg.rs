@@ -53,7 +53,8 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     );
     println!("|---|---|---|---|---|---|");
     println!(
-        "| jpeg-encoder (simd; avx2: {}) | {} | {:.2} | {:.2} | {:.2} | {:.0} |",
+        "| {} (avx2: {}) | {} | {:.2} | {:.2} | {:.2} | {:.0} |",
+        framecast::codec::jpeg_encode::encoder_name(),
         avx2(),
         ms.len(),
         ms[0],
