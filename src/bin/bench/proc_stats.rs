@@ -83,7 +83,7 @@ impl ServerProcess {
                 anyhow::anyhow!("cannot start {bin}: {e} (run `cargo build --release` first)")
             })?;
         let url = format!("http://{listen}");
-        let proc = ServerProcess { child, url };
+        let mut proc = ServerProcess { child, url };
         proc.wait_healthy(Duration::from_secs(20)).await?;
         Ok(proc)
     }
@@ -93,12 +93,15 @@ impl ServerProcess {
         self.child.id()
     }
 
-    async fn wait_healthy(&self, limit: Duration) -> anyhow::Result<()> {
+    async fn wait_healthy(&mut self, limit: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + limit;
         let addr = self.url.trim_start_matches("http://").to_string();
         while Instant::now() < deadline {
             if tokio::net::TcpStream::connect(&addr).await.is_ok() {
                 return Ok(());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                anyhow::bail!("the server exited before listening ({status}); see its log above");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
