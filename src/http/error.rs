@@ -15,6 +15,15 @@ impl IntoResponse for Error {
         }
         let body = serde_json::json!({"error": self.message(), "kind": self.kind().as_str()});
         let mut resp = (status, Json(body)).into_response();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of the body was never read, so hyper closes the
+            // connection after this response; say so, or a client may reuse
+            // it for its next request and hit a reset.
+            resp.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
