@@ -338,20 +338,53 @@ async fn bad_requests_get_clear_4xx_and_nothing_else_is_affected() {
     ] {
         assert_error(&format!("{base}{f}"), 404).await;
     }
-    // Let the window slide past segment 0 (3 listed + 2 kept).
+    // Let the window slide past the first segment (3 listed + 2 kept).
+    let first = media_sequence(&pl);
     let mut pl = pl;
-    while media_sequence(&pl) < 4 {
+    while media_sequence(&pl) < first + 4 {
         let next = media_sequence(&pl) + segments(&pl).len() as u64;
         pl = text(&format!("{base}index.m3u8?_HLS_msn={next}")).await;
     }
-    assert_error(&format!("{base}seg-0.m4s"), 404).await;
-    assert_error(&format!("{base}part-0.0.m4s"), 404).await;
+    assert_error(&format!("{base}seg-{first}.m4s"), 404).await;
+    assert_error(&format!("{base}part-{first}.0.m4s"), 404).await;
     // Everything listed still plays.
     for (_, uri, init) in segments(&pl) {
         assert_eq!(get(&format!("{base}{uri}")).await.status(), 200, "{uri}");
         assert_eq!(get(&format!("{base}{init}")).await.status(), 200, "{init}");
     }
     assert_eq!(get(&srv.at("/api/streams/cam")).await.status(), 200);
+    srv.stop().await;
+}
+
+/// Segments are cached as immutable, so their names must never come back
+/// after a restart: numbering starts from the wall clock, and the `init.mp4`
+/// alias (whatever init is current) is not cached at all.
+#[tokio::test]
+async fn segment_names_start_from_the_wall_clock() {
+    let tenths = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64 / 100
+    };
+    let before = tenths(std::time::SystemTime::now());
+    let srv = TestServer::start(PUSH).await;
+    let _pump = pump(&srv, "cam", 160, 120);
+    let base = srv.at("/streams/cam/hls/");
+    let pl = text(&format!("{base}index.m3u8")).await;
+    let msn = media_sequence(&pl);
+    let after = tenths(std::time::SystemTime::now());
+    assert!(
+        (before..=after).contains(&msn),
+        "{before} <= {msn} <= {after}"
+    );
+    let map = tag(&pl, "#EXT-X-MAP:URI=").unwrap().trim_matches('"');
+    assert_eq!(map, format!("init-{msn}.mp4"), "{pl}");
+    let r = get(&format!("{base}{map}")).await;
+    assert!(r.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    let r = get(&format!("{base}init.mp4")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-cache");
     srv.stop().await;
 }
 

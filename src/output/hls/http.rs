@@ -174,6 +174,10 @@ async fn file(
                 first_segment(&hs, cfg).await?;
             }
             let init = hs.with(|s| s.init(generation)).ok_or_else(missing)?;
+            if generation.is_none() {
+                // `init.mp4` names whichever init is current: never cache it.
+                return response("video/mp4", "no-cache", Body::from(init.data.clone()), None);
+            }
             (Body::from(init.data.clone()), None, None)
         }
         File::Segment(msn) => {

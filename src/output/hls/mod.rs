@@ -88,6 +88,7 @@ impl HlsConfig {
             part_target: Duration::from_millis(self.part_ms),
             window: self.window,
             keep_after: 2,
+            first_number: segmenter::first_number_now(),
         }
     }
 }

@@ -44,6 +44,18 @@ pub struct SegmenterConfig {
     pub window: usize,
     /// Complete segments kept fetchable after they leave the playlist.
     pub keep_after: usize,
+    /// The first media sequence number and init generation. Segments are
+    /// served as immutable, so the server starts these from the wall clock
+    /// ([`first_number_now`]) and a restarted stream never reuses a name.
+    pub first_number: u64,
+}
+
+/// Tenths of a second since the Unix epoch: a segment takes longer than
+/// that, so numbers that start here never repeat across restarts.
+pub fn first_number_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64 / 100)
 }
 
 impl Default for SegmenterConfig {
@@ -53,6 +65,7 @@ impl Default for SegmenterConfig {
             part_target: Duration::from_millis(200),
             window: 6,
             keep_after: 2,
+            first_number: 0,
         }
     }
 }
@@ -221,6 +234,7 @@ pub struct Segmenter {
 impl Segmenter {
     /// An empty segmenter.
     pub fn new(cfg: SegmenterConfig) -> Self {
+        let first = cfg.first_number;
         Segmenter {
             cfg,
             done: VecDeque::new(),
@@ -230,8 +244,8 @@ impl Segmenter {
             seg_start: 0,
             timing: None,
             init: None,
-            next_init: 0,
-            next_msn: 0,
+            next_init: first,
+            next_msn: first,
             disc_seq: 0,
             discontinuity_next: false,
             started: false,
