@@ -70,19 +70,13 @@ impl Socket {
         let Io::Tcp(tcp) = &self.io else {
             return Err(io::ErrorKind::Unsupported.into());
         };
-        tokio::select! {
-            r = file.send_to(tcp, from) => r,
-            _ = self.token.cancelled() => Err(io::ErrorKind::Interrupted.into()),
-        }
+        until_shutdown(&self.token, file.send_to(tcp, from)).await
     }
 
     /// Write `buf` whole (vectored when it has several chunks).
     pub async fn send(&mut self, mut buf: impl Buf + Send) -> io::Result<()> {
         let token = self.token.clone();
-        tokio::select! {
-            r = self.write_all_buf(&mut buf) => r,
-            _ = token.cancelled() => Err(io::ErrorKind::Interrupted.into()),
-        }
+        until_shutdown(&token, self.write_all_buf(&mut buf)).await
     }
 
     /// Write one small frame (text, pong).
@@ -133,5 +127,16 @@ impl Socket {
             Io::Tcp(t) => t.write_all_buf(buf).await,
             Io::Other(o) => o.write_all_buf(buf).await,
         }
+    }
+}
+
+/// Run a write unless the server shuts down first.
+async fn until_shutdown<T>(
+    token: &CancellationToken,
+    write: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    tokio::select! {
+        r = write => r,
+        _ = token.cancelled() => Err(io::ErrorKind::Interrupted.into()),
     }
 }

@@ -7,13 +7,15 @@ use serde_json::json;
 use super::codec::{self, OP_BINARY, OP_TEXT};
 use crate::stream::PublishedFrame;
 
-/// The `{"type":"frame",…}` text that precedes a JPEG with `?frameinfo=1`.
-pub fn frame_info(f: &PublishedFrame) -> String {
-    json!({
+/// The `{"type":"frame",…}` text message that precedes a JPEG with
+/// `?frameinfo=1`, framed.
+fn info_message(f: &PublishedFrame) -> Bytes {
+    let text = json!({
         "type": "frame", "seq": f.seq, "pts_ms": f.pts_ms(), "ts_us": f.published_unix_us,
         "width": f.frame.width(), "height": f.frame.height(),
     })
-    .to_string()
+    .to_string();
+    codec::small_frame(OP_TEXT, text.as_bytes())
 }
 
 /// Everything before the JPEG's bytes: the info message if asked for, and
@@ -21,9 +23,7 @@ pub fn frame_info(f: &PublishedFrame) -> String {
 pub fn head(f: &PublishedFrame, info: bool, jpeg_len: usize) -> Bytes {
     let mut head = BytesMut::with_capacity(192);
     if info {
-        let text = frame_info(f);
-        codec::put_header(&mut head, OP_TEXT, text.len());
-        head.put_slice(text.as_bytes());
+        head.put_slice(&info_message(f));
     }
     codec::put_header(&mut head, OP_BINARY, jpeg_len);
     head.freeze()
@@ -44,11 +44,14 @@ pub struct Wire {
 impl Wire {
     /// Build it, or `None` (logged once per process) when memfds are unavailable.
     pub fn build(f: &PublishedFrame, jpeg: &[u8]) -> Option<Wire> {
-        let with_info = head(f, true, jpeg.len());
-        let without = head(f, false, jpeg.len());
-        let info_len = (with_info.len() - without.len()) as u64;
-        match super::sealed::SealedFile::new(&[&with_info, jpeg]) {
-            Ok(file) => Some(Wire { file, info_len }),
+        let info = info_message(f);
+        let mut binary = BytesMut::with_capacity(10);
+        codec::put_header(&mut binary, OP_BINARY, jpeg.len());
+        match super::sealed::SealedFile::new(&[&info, &binary, jpeg]) {
+            Ok(file) => Some(Wire {
+                file,
+                info_len: info.len() as u64,
+            }),
             Err(e) => {
                 static WARNED: std::sync::Once = std::sync::Once::new();
                 WARNED.call_once(|| {
