@@ -4,7 +4,6 @@
 //! behind simply sees the newest frame next time it looks. Nothing queues,
 //! so delay cannot creep up and memory is one frame per stream.
 
-use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +28,7 @@ pub struct PublishedFrame {
     jpeg: OnceCell<Bytes>,
     jpeg_quality: u8,
     encodes: Arc<std::sync::atomic::AtomicU64>,
-    derived: parking_lot::Mutex<Vec<Arc<dyn Any + Send + Sync>>>,
+    derived: super::derived::Derived,
 }
 
 impl PublishedFrame {
@@ -85,14 +84,8 @@ impl PublishedFrame {
 
     /// A value derived from this frame (e.g. an output's wire form), made once
     /// by the first caller and shared by every other: one per type `T`.
-    pub fn derived<T: Any + Send + Sync>(&self, make: impl FnOnce() -> T) -> Arc<T> {
-        let mut all = self.derived.lock();
-        if let Some(t) = all.iter().find_map(|a| a.clone().downcast::<T>().ok()) {
-            return t;
-        }
-        let t = Arc::new(make());
-        all.push(t.clone());
-        t
+    pub fn derived<T: std::any::Any + Send + Sync>(&self, make: impl FnOnce() -> T) -> Arc<T> {
+        self.derived.get_or_make(make)
     }
 
     /// Presentation time in milliseconds.

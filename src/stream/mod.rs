@@ -1,6 +1,7 @@
 //! Streams: named channels with one source in and any number of viewers out.
 
 mod bus;
+mod derived;
 mod hub;
 mod id;
 mod process;
@@ -56,6 +57,7 @@ pub struct Stream {
     pub stats: StreamStats,
     created: Instant,
     jpeg_quality: u8,
+    derived: derived::Derived,
 }
 
 impl Stream {
@@ -68,6 +70,7 @@ impl Stream {
             stats: StreamStats::default(),
             created: Instant::now(),
             jpeg_quality,
+            derived: Default::default(),
         }
     }
 
@@ -99,6 +102,12 @@ impl Stream {
     /// Count a viewer over `protocol` until the guard drops.
     pub fn viewer(self: &Arc<Self>, protocol: Protocol) -> ViewerGuard {
         ViewerGuard::new(self.clone(), protocol)
+    }
+
+    /// Per-stream state of an output (e.g. the WebSocket fan-out), made once
+    /// by the first caller and kept for the stream's life: one per type `T`.
+    pub fn derived<T: std::any::Any + Send + Sync>(&self, make: impl FnOnce() -> T) -> Arc<T> {
+        self.derived.get_or_make(make)
     }
 
     /// Time since the stream was created.
