@@ -2,17 +2,21 @@
 //!
 //! With `?frameinfo=1`, a text message `{"type":"frame","seq",…}` precedes
 //! each JPEG so a page can tie metadata to the exact frame it draws.
-//! Sending waits for the socket, so a slow viewer skips frames instead of
-//! queueing them. No permessage-deflate: JPEG does not compress.
+//! A slow viewer skips frames instead of queueing them. No
+//! permessage-deflate: JPEG does not compress.
 //!
-//! The frames are written by hand: a few header bytes and the frame's shared
-//! JPEG go out in one vectored write, so the JPEG is never copied in user
-//! space (docs/design/0003-websocket-framing.md).
+//! The frames are written by hand (docs/design/0003-websocket-framing.md):
+//! each frame's bytes are made once, and on a plain TCP connection one task
+//! per stream hands them to every viewer by `sendfile`
+//! (docs/design/0005-websocket-fanout.md).
 
 mod codec;
+mod fanout;
+mod outlet;
 #[cfg(target_os = "linux")]
 mod sealed;
 mod socket;
+mod tcp;
 mod upgrade;
 mod wire;
 
@@ -25,7 +29,8 @@ use axum::routing::get;
 use axum::Router;
 use std::sync::atomic::Ordering::Relaxed;
 
-use bytes::Buf;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
@@ -33,10 +38,11 @@ use crate::error::Result;
 use crate::http::extract::{Id, Query};
 use crate::http::AppState;
 use crate::output::mjpeg::fps_gap;
-use crate::stream::{Protocol, PublishedFrame, Stream};
-use codec::{Event, OP_TEXT};
-use socket::{Incoming, Socket};
+use crate::stream::{Protocol, Stream};
+use codec::OP_TEXT;
+use socket::{Reply, Socket};
 pub use upgrade::{accept_key, WsUpgrade};
+use wire::WireFrame;
 
 /// Routes: `GET /streams/{id}/ws`.
 pub fn routes() -> Router<AppState> {
@@ -61,13 +67,23 @@ async fn ws(State(st): State<AppState>, Id(id): Id, q: Query, up: WsUpgrade) -> 
         gap: fps_gap(&q)?,
     };
     let token = st.hub.shutdown_token();
-    Ok(up.on_upgrade(
-        move |conn| async move { session(Socket::new(conn, token), stream, opts).await },
-    ))
+    Ok(up.on_upgrade(move |conn| async move {
+        match conn.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => {
+                // Bytes hyper read past the handshake belong to the WebSocket.
+                let mut reader = codec::Reader::default();
+                reader.buffer().extend_from_slice(&parts.read_buf);
+                let tcp = parts.io.into_inner();
+                tcp::session(tcp, reader, stream, opts, token).await
+            }
+            Err(conn) => session(Socket::new(conn, token), stream, opts).await,
+        }
+    }))
 }
 
+/// A viewer on a connection that is not plain TCP: its own loop, with a
+/// whole-frame write per frame.
 async fn session(mut socket: Socket, stream: Arc<Stream>, opts: Options) {
-    // A metadata-only socket is not a viewer of the picture.
     let _guard = opts.frames.then(|| stream.viewer(Protocol::Ws));
     let mut frames = stream.subscribe();
     let mut meta = stream.subscribe_metadata();
@@ -83,60 +99,27 @@ async fn session(mut socket: Socket, stream: Arc<Stream>, opts: Options) {
             f = async { wait_gap.await; frames.next().await }, if opts.frames => {
                 let Some(f) = f else { break };
                 next_at = opts.gap.map(|g| Instant::now() + g);
-                send_frame(&mut socket, &stream, &f, opts.frameinfo).await
+                let Some(w) = WireFrame::of(&f).await else { continue };
+                stream.stats.bytes_out.fetch_add(w.jpeg.len() as u64, Relaxed);
+                socket.send(w.buf(opts.frameinfo)).await
             }
             m = meta.recv() => match m {
-                Ok(text) => socket.send_small(OP_TEXT, text.as_bytes()).await,
+                Ok(text) => socket.send(codec::small_frame(OP_TEXT, text.as_bytes())).await,
                 Err(RecvError::Lagged(n)) => {
                     tracing::debug!("ws viewer skipped {n} metadata messages");
                     Ok(())
                 }
                 Err(RecvError::Closed) => break,
             },
-            incoming = socket.next_event() => match incoming {
-                Incoming::Event(Event::Ping(p)) => socket.send_small(codec::OP_PONG, &p).await,
-                Incoming::Event(Event::Close(code)) => {
-                    socket.close(code.unwrap_or(codec::CLOSE_NORMAL)).await;
-                    break;
-                }
-                Incoming::Protocol(e) => {
-                    tracing::debug!("ws viewer broke the protocol: {}", e.0);
-                    socket.close(codec::CLOSE_PROTOCOL).await;
-                    break;
-                }
-                Incoming::Gone => break,
+            incoming = socket.next_event() => match incoming.reply() {
+                Reply::Send(pong) => socket.send(pong).await,
+                Reply::Close(code) => return socket.close(code).await,
+                Reply::End => return,
             },
-            _ = shutdown.cancelled() => {
-                socket.close(codec::CLOSE_GOING_AWAY).await;
-                break;
-            }
+            _ = shutdown.cancelled() => return socket.close(codec::CLOSE_GOING_AWAY).await,
         };
         if sent.is_err() {
             break;
         }
     }
-}
-
-async fn send_frame(
-    socket: &mut Socket,
-    stream: &Stream,
-    f: &Arc<PublishedFrame>,
-    info: bool,
-) -> std::io::Result<()> {
-    let Ok(jpeg) = f.jpeg().await else {
-        return Ok(());
-    };
-    stream.stats.bytes_out.fetch_add(jpeg.len() as u64, Relaxed);
-    #[cfg(target_os = "linux")]
-    if socket.is_tcp() {
-        let wire = f.derived(|| wire::Wire::build(f, &jpeg));
-        if let Some(w) = wire.as_ref() {
-            let from = if info { 0 } else { w.info_len };
-            socket.send_file(&w.file, from).await?;
-            stream.stats.zero_copy_sends.fetch_add(1, Relaxed);
-            return Ok(());
-        }
-    }
-    let head = wire::head(f, info, jpeg.len());
-    socket.send(head.chain(jpeg)).await
 }

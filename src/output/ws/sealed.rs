@@ -10,7 +10,6 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 /// An immutable in-memory file holding one frame's bytes.
@@ -49,21 +48,9 @@ impl SealedFile {
         Ok(SealedFile { file, len })
     }
 
-    /// Send the bytes from `offset` to the end to `tcp`, waiting for room.
-    pub async fn send_to(&self, tcp: &TcpStream, mut offset: u64) -> io::Result<()> {
-        while offset < self.len {
-            let n = tcp
-                .async_io(Interest::WRITABLE, || self.sendfile_once(tcp, offset))
-                .await?;
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            offset += n;
-        }
-        Ok(())
-    }
-
-    fn sendfile_once(&self, tcp: &TcpStream, offset: u64) -> io::Result<u64> {
+    /// One `sendfile` of the bytes from `offset` on to the non-blocking
+    /// `tcp`: how many went out, or `WouldBlock` when it had no room.
+    pub fn send_some(&self, tcp: &TcpStream, offset: u64) -> io::Result<u64> {
         let mut off = offset as libc::off_t;
         let count = (self.len - offset) as usize;
         // SAFETY: both descriptors are open for the call; `off` is a valid pointer.
@@ -79,7 +66,16 @@ impl SealedFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncReadExt;
+    use tokio::io::{AsyncReadExt, Interest};
+
+    async fn send_to(f: &SealedFile, tcp: &TcpStream, mut offset: u64) -> io::Result<()> {
+        while offset < f.len {
+            offset += tcp
+                .async_io(Interest::WRITABLE, || f.send_some(tcp, offset))
+                .await?;
+        }
+        Ok(())
+    }
 
     #[test]
     fn sealed_file_refuses_writes() {
@@ -102,7 +98,7 @@ mod tests {
             got
         });
         let tcp = TcpStream::connect(addr).await.unwrap();
-        f.send_to(&tcp, 4).await.unwrap();
+        send_to(&f, &tcp, 4).await.unwrap();
         drop(tcp);
         assert!(
             reader.await.unwrap() == big,

@@ -1,20 +1,21 @@
-//! One viewer's upgraded connection: whole-frame writes that give way to
-//! shutdown, and a cancel-safe reader of the viewer's control frames.
+//! What a viewer sends, and the connection of a viewer that is not on a
+//! plain TCP socket (an upgrade from a server other than framecast's own):
+//! whole-frame writes that give way to shutdown and a cancel-safe reader.
 
+use std::future::Future;
 use std::io;
 use std::time::Duration;
 
-use bytes::Buf;
+use bytes::{Buf, Bytes, BytesMut};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::codec::{self, Event, ProtocolError, Reader};
 
 /// How long a close frame may take to go out before the socket is dropped.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What the viewer did.
 pub enum Incoming {
@@ -26,16 +27,82 @@ pub enum Incoming {
     Gone,
 }
 
-/// The connection: the plain TCP socket when hyper was serving one (so
-/// frames can go out by `sendfile`), else whatever hyper upgraded.
-enum Io {
-    Tcp(TcpStream),
-    Other(TokioIo<Upgraded>),
+/// What the server does about it.
+pub enum Reply {
+    /// Send this frame (a pong).
+    Send(Bytes),
+    /// Close with this code, then end.
+    Close(u16),
+    /// End without a word.
+    End,
 }
 
-/// A viewer's connection.
+impl Incoming {
+    /// The server's answer.
+    pub fn reply(self) -> Reply {
+        match self {
+            Incoming::Event(Event::Ping(p)) => Reply::Send(codec::small_frame(codec::OP_PONG, &p)),
+            Incoming::Event(Event::Close(code)) => {
+                Reply::Close(code.unwrap_or(codec::CLOSE_NORMAL))
+            }
+            Incoming::Protocol(e) => {
+                tracing::debug!("ws viewer broke the protocol: {}", e.0);
+                Reply::Close(codec::CLOSE_PROTOCOL)
+            }
+            Incoming::Gone => Reply::End,
+        }
+    }
+}
+
+/// A connection the viewer's bytes can be read from.
+pub trait ReadInto {
+    /// Read what is there into `buf` (waiting for at least one byte); 0 at EOF.
+    fn read_into(&mut self, buf: &mut BytesMut) -> impl Future<Output = io::Result<usize>> + Send;
+}
+
+impl<T: ReadInto + Send> ReadInto for &mut T {
+    async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        (**self).read_into(buf).await
+    }
+}
+
+impl ReadInto for TokioIo<Upgraded> {
+    async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        self.read_buf(buf).await
+    }
+}
+
+impl ReadInto for &tokio::net::TcpStream {
+    async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        loop {
+            self.readable().await?;
+            match self.try_read_buf(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                r => return r,
+            }
+        }
+    }
+}
+
+/// Feed `reader` from `io` until it holds a whole event. Cancel-safe: bytes
+/// read stay in `reader`.
+pub async fn next_event(reader: &mut Reader, mut io: impl ReadInto) -> Incoming {
+    loop {
+        match reader.next_event() {
+            Ok(Some(ev)) => return Incoming::Event(ev),
+            Err(e) => return Incoming::Protocol(e),
+            Ok(None) => {}
+        }
+        match io.read_into(reader.buffer()).await {
+            Ok(0) | Err(_) => return Incoming::Gone,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// A viewer's upgraded connection when it is not a plain TCP socket.
 pub struct Socket {
-    io: Io,
+    io: TokioIo<Upgraded>,
     reader: Reader,
     token: CancellationToken,
 }
@@ -43,58 +110,24 @@ pub struct Socket {
 impl Socket {
     /// Take over an upgraded connection; `token` ends pending writes on shutdown.
     pub fn new(up: Upgraded, token: CancellationToken) -> Self {
-        let mut reader = Reader::default();
-        let io = match up.downcast::<TokioIo<TcpStream>>() {
-            Ok(parts) => {
-                // Bytes hyper read past the handshake belong to the WebSocket.
-                reader.buffer().extend_from_slice(&parts.read_buf);
-                Io::Tcp(parts.io.into_inner())
-            }
-            Err(up) => Io::Other(TokioIo::new(up)),
-        };
+        let io = TokioIo::new(up);
+        let reader = Reader::default();
         Self { io, reader, token }
-    }
-
-    /// Whether frames can go out by `sendfile` (a plain TCP connection).
-    pub fn is_tcp(&self) -> bool {
-        matches!(self.io, Io::Tcp(_))
-    }
-
-    /// Send `file` from byte `from` on by `sendfile` (only on a TCP connection).
-    #[cfg(target_os = "linux")]
-    pub async fn send_file(
-        &mut self,
-        file: &super::sealed::SealedFile,
-        from: u64,
-    ) -> io::Result<()> {
-        let Io::Tcp(tcp) = &self.io else {
-            return Err(io::ErrorKind::Unsupported.into());
-        };
-        until_shutdown(&self.token, file.send_to(tcp, from)).await
     }
 
     /// Write `buf` whole (vectored when it has several chunks).
     pub async fn send(&mut self, mut buf: impl Buf + Send) -> io::Result<()> {
-        let token = self.token.clone();
-        until_shutdown(&token, self.write_all_buf(&mut buf)).await
-    }
-
-    /// Write one small frame (text, pong).
-    pub async fn send_small(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
-        self.send(codec::small_frame(opcode, payload)).await
+        tokio::select! {
+            r = self.io.write_all_buf(&mut buf) => r,
+            _ = self.token.cancelled() => Err(io::ErrorKind::Interrupted.into()),
+        }
     }
 
     /// Send a close frame with `code` (best effort, bounded in time).
     pub async fn close(&mut self, code: u16) {
         let mut frame = codec::close_frame(code);
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.write_all_buf(&mut frame)).await;
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-            match &mut self.io {
-                Io::Tcp(t) => t.shutdown().await,
-                Io::Other(o) => o.shutdown().await,
-            }
-        })
-        .await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.io.write_all_buf(&mut frame)).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.io.shutdown()).await;
     }
 
     /// The server's shutdown token.
@@ -104,39 +137,6 @@ impl Socket {
 
     /// The next thing the viewer did. Cancel-safe: bytes read are kept.
     pub async fn next_event(&mut self) -> Incoming {
-        loop {
-            match self.reader.next_event() {
-                Ok(Some(ev)) => return Incoming::Event(ev),
-                Err(e) => return Incoming::Protocol(e),
-                Ok(None) => {}
-            }
-            let buf = self.reader.buffer();
-            let read = match &mut self.io {
-                Io::Tcp(t) => t.read_buf(buf).await,
-                Io::Other(o) => o.read_buf(buf).await,
-            };
-            match read {
-                Ok(0) | Err(_) => return Incoming::Gone,
-                Ok(_) => {}
-            }
-        }
-    }
-
-    async fn write_all_buf(&mut self, buf: &mut (impl Buf + Send)) -> io::Result<()> {
-        match &mut self.io {
-            Io::Tcp(t) => t.write_all_buf(buf).await,
-            Io::Other(o) => o.write_all_buf(buf).await,
-        }
-    }
-}
-
-/// Run a write unless the server shuts down first.
-async fn until_shutdown<T>(
-    token: &CancellationToken,
-    write: impl std::future::Future<Output = io::Result<T>>,
-) -> io::Result<T> {
-    tokio::select! {
-        r = write => r,
-        _ = token.cancelled() => Err(io::ErrorKind::Interrupted.into()),
+        next_event(&mut self.reader, &mut self.io).await
     }
 }

@@ -1,11 +1,93 @@
-//! The bytes a frame goes out as: an optional `frameinfo` text message, then
-//! the binary message holding the JPEG.
+//! The bytes a frame goes out as, made once per frame and shared by every
+//! viewer: `[frameinfo text message][binary header][JPEG]`. Viewers without
+//! `frameinfo` start at the binary header.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
 use serde_json::json;
 
 use super::codec::{self, OP_BINARY, OP_TEXT};
 use crate::stream::PublishedFrame;
+
+/// One frame's messages.
+#[derive(Debug)]
+pub struct WireFrame {
+    /// The frame's sequence number.
+    pub seq: u64,
+    /// The framed `{"type":"frame",…}` text message.
+    info: Bytes,
+    /// The binary message's header.
+    head: Bytes,
+    /// The JPEG (the binary message's payload).
+    pub jpeg: Bytes,
+    /// The same bytes in a sealed memfd, for `sendfile` (Linux, when available).
+    #[cfg(target_os = "linux")]
+    pub file: Option<super::sealed::SealedFile>,
+}
+
+impl WireFrame {
+    /// The wire form of `f`, built by the first viewer to ask and shared;
+    /// `None` when the frame could not be encoded.
+    pub async fn of(f: &std::sync::Arc<PublishedFrame>) -> Option<std::sync::Arc<WireFrame>> {
+        let jpeg = f.jpeg().await.ok()?;
+        Some(f.derived(|| WireFrame::build(f, jpeg)))
+    }
+
+    fn build(f: &PublishedFrame, jpeg: Bytes) -> WireFrame {
+        let info = info_message(f);
+        let mut head = BytesMut::with_capacity(10);
+        codec::put_header(&mut head, OP_BINARY, jpeg.len());
+        let head = head.freeze();
+        WireFrame {
+            seq: f.seq,
+            #[cfg(target_os = "linux")]
+            file: sealed_copy(&[&info, &head, &jpeg]),
+            info,
+            head,
+            jpeg,
+        }
+    }
+
+    /// Where a viewer starts reading: 0 with `frameinfo`, else the binary header.
+    pub fn start(&self, frameinfo: bool) -> u64 {
+        if frameinfo {
+            0
+        } else {
+            self.info.len() as u64
+        }
+    }
+
+    /// Where the bytes end (their total length).
+    pub fn end(&self) -> u64 {
+        (self.info.len() + self.head.len() + self.jpeg.len()) as u64
+    }
+
+    /// The bytes from `offset` on, as slices for a vectored write.
+    pub fn slices(&self, offset: u64) -> Vec<IoSlice<'_>> {
+        let mut skip = offset as usize;
+        let mut out = Vec::with_capacity(3);
+        for part in [&self.info, &self.head, &self.jpeg] {
+            if skip >= part.len() {
+                skip -= part.len();
+            } else {
+                out.push(IoSlice::new(&part[skip..]));
+                skip = 0;
+            }
+        }
+        out
+    }
+
+    /// The bytes from `start(frameinfo)` on, as one buffer chain (no copy).
+    pub fn buf(&self, frameinfo: bool) -> impl Buf + Send {
+        let info = if frameinfo {
+            self.info.clone()
+        } else {
+            Bytes::new()
+        };
+        info.chain(self.head.clone()).chain(self.jpeg.clone())
+    }
+}
 
 /// The `{"type":"frame",…}` text message that precedes a JPEG with
 /// `?frameinfo=1`, framed.
@@ -18,47 +100,63 @@ fn info_message(f: &PublishedFrame) -> Bytes {
     codec::small_frame(OP_TEXT, text.as_bytes())
 }
 
-/// Everything before the JPEG's bytes: the info message if asked for, and
-/// the binary frame's header.
-pub fn head(f: &PublishedFrame, info: bool, jpeg_len: usize) -> Bytes {
-    let mut head = BytesMut::with_capacity(192);
-    if info {
-        head.put_slice(&info_message(f));
+/// The bytes in a sealed memfd, or `None` (logged once per process) when
+/// memfds are unavailable; after one failure none is tried again.
+#[cfg(target_os = "linux")]
+fn sealed_copy(parts: &[&[u8]]) -> Option<super::sealed::SealedFile> {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    static UNAVAILABLE: AtomicBool = AtomicBool::new(false);
+    if UNAVAILABLE.load(Relaxed) {
+        return None;
     }
-    codec::put_header(&mut head, OP_BINARY, jpeg_len);
-    head.freeze()
-}
-
-/// A frame's messages in a sealed memfd, made once per frame and sent to
-/// every viewer with `sendfile`: `[info message][binary header][JPEG]`.
-#[cfg(target_os = "linux")]
-#[derive(Debug)]
-pub struct Wire {
-    /// The bytes.
-    pub file: super::sealed::SealedFile,
-    /// Where the binary message starts (viewers without `frameinfo` start there).
-    pub info_len: u64,
-}
-
-#[cfg(target_os = "linux")]
-impl Wire {
-    /// Build it, or `None` (logged once per process) when memfds are unavailable.
-    pub fn build(f: &PublishedFrame, jpeg: &[u8]) -> Option<Wire> {
-        let info = info_message(f);
-        let mut binary = BytesMut::with_capacity(10);
-        codec::put_header(&mut binary, OP_BINARY, jpeg.len());
-        match super::sealed::SealedFile::new(&[&info, &binary, jpeg]) {
-            Ok(file) => Some(Wire {
-                file,
-                info_len: info.len() as u64,
-            }),
-            Err(e) => {
-                static WARNED: std::sync::Once = std::sync::Once::new();
-                WARNED.call_once(|| {
-                    tracing::warn!("memfd unavailable ({e}): WebSocket frames are copied")
-                });
-                None
+    match super::sealed::SealedFile::new(parts) {
+        Ok(file) => Some(file),
+        Err(e) => {
+            if !UNAVAILABLE.swap(true, Relaxed) {
+                tracing::warn!("memfd unavailable ({e}): WebSocket frames are copied");
             }
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame() -> WireFrame {
+        WireFrame {
+            seq: 1,
+            info: Bytes::from_static(b"INFO"),
+            head: Bytes::from_static(b"HD"),
+            jpeg: Bytes::from_static(b"JPEGDATA"),
+            #[cfg(target_os = "linux")]
+            file: None,
+        }
+    }
+
+    fn joined(s: &[IoSlice<'_>]) -> Vec<u8> {
+        s.iter().flat_map(|s| s.to_vec()).collect()
+    }
+
+    #[test]
+    fn slices_start_anywhere() {
+        let w = frame();
+        assert_eq!(w.end(), 14);
+        assert_eq!(joined(&w.slices(0)), b"INFOHDJPEGDATA");
+        assert_eq!(joined(&w.slices(w.start(false))), b"HDJPEGDATA");
+        assert_eq!(joined(&w.slices(5)), b"DJPEGDATA");
+        assert_eq!(joined(&w.slices(13)), b"A");
+        assert!(w.slices(14).is_empty());
+    }
+
+    #[test]
+    fn buf_matches_the_slices() {
+        let w = frame();
+        for info in [true, false] {
+            let mut b = w.buf(info);
+            let bytes = b.copy_to_bytes(b.remaining());
+            assert_eq!(bytes.to_vec(), joined(&w.slices(w.start(info))));
         }
     }
 }

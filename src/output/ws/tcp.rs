@@ -1,0 +1,83 @@
+//! A WebSocket viewer on a plain TCP connection. The stream's fan-out sends
+//! it frames; this task only sends what the fan-out could not (the rest of a
+//! frame, once the socket has room), metadata and answers to control
+//! frames, and closes the connection.
+
+use std::sync::Arc;
+
+use socket2::SockRef;
+use tokio::net::TcpStream;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use super::codec::{self, Reader, OP_TEXT};
+use super::fanout::Fanout;
+use super::outlet::{Flow, Outlet};
+use super::socket::{next_event, Reply, CLOSE_TIMEOUT};
+use super::wire::WireFrame;
+use super::Options;
+use crate::stream::{Protocol, Stream};
+
+/// Serve one viewer until it leaves, breaks the protocol or the server stops.
+/// `reader` holds any bytes read past the handshake.
+pub async fn session(
+    tcp: TcpStream,
+    mut reader: Reader,
+    stream: Arc<Stream>,
+    opts: Options,
+    token: CancellationToken,
+) {
+    // A metadata-only socket is not a viewer of the picture.
+    let _guard = opts.frames.then(|| stream.viewer(Protocol::Ws));
+    let outlet = Arc::new(Outlet::new(tcp, stream.clone(), opts.frameinfo, opts.gap));
+    let mut meta = stream.subscribe_metadata();
+    let _member = opts
+        .frames
+        .then(|| Fanout::of(&stream).join(&stream, outlet.clone()));
+    if opts.frames {
+        // The current frame at once: the fan-out sends only newer ones.
+        if let Some(w) = match stream.latest() {
+            Some(f) => WireFrame::of(&f).await,
+            None => None,
+        } {
+            outlet.offer(&w);
+        }
+    }
+    let mut waiting = false;
+    loop {
+        let flow = tokio::select! {
+            _ = outlet.stuck() => outlet.pump(),
+            r = outlet.tcp().writable(), if waiting => match r {
+                Ok(()) => outlet.pump(),
+                Err(_) => Flow::Failed,
+            },
+            m = meta.recv() => match m {
+                Ok(text) => outlet.push_small(codec::small_frame(OP_TEXT, text.as_bytes())),
+                Err(RecvError::Lagged(n)) => {
+                    tracing::debug!("ws viewer skipped {n} metadata messages");
+                    continue;
+                }
+                Err(RecvError::Closed) => break,
+            },
+            incoming = next_event(&mut reader, outlet.tcp()) => match incoming.reply() {
+                Reply::Send(pong) => outlet.push_small(pong),
+                Reply::Close(code) => return close(&outlet, code).await,
+                Reply::End => return,
+            },
+            _ = token.cancelled() => return close(&outlet, codec::CLOSE_GOING_AWAY).await,
+        };
+        match flow {
+            Flow::Done => waiting = false,
+            Flow::Blocked => waiting = true,
+            Flow::Failed => return,
+        }
+    }
+}
+
+/// Send a close frame with `code` after what is being written (best effort,
+/// bounded in time), then end the write side.
+async fn close(outlet: &Outlet, code: u16) {
+    outlet.push_close(codec::close_frame(code));
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, outlet.flush()).await;
+    let _ = SockRef::from(outlet.tcp()).shutdown(std::net::Shutdown::Write);
+}
