@@ -54,7 +54,7 @@ pub fn render(hub: &Hub) -> String {
     family(
         "framecast_zero_copy_sends_total",
         "counter",
-        "WebSocket frames sent by sendfile from a sealed memfd (no send copy).",
+        "WebSocket frames sent by tee and splice from a pipe (no send copy).",
         per(&|s| s.stats.zero_copy_sends.load(Relaxed).to_string()),
     );
     family(

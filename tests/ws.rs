@@ -74,7 +74,7 @@ async fn client_messages_are_ignored_and_frames_keep_coming() {
 /// Viewers with and without `frameinfo` share one memfd per frame at
 /// different offsets; both must get whole, decodable messages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn frames_go_out_by_sendfile_at_both_offsets() {
+async fn frames_go_out_zero_copy_with_and_without_frameinfo() {
     let srv = TestServer::start(SMALL_PATTERN).await;
     let base = format!("ws://{}/streams/demo/ws", srv.addr);
     let (mut plain, _) = tokio_tungstenite::connect_async(&base).await.unwrap();
@@ -111,7 +111,7 @@ async fn frames_go_out_by_sendfile_at_both_offsets() {
             .expect("zero-copy counter")
             .parse()
             .unwrap();
-        assert!(sends >= 10, "frames went out by sendfile: {sends}");
+        assert!(sends >= 10, "frames went out by tee and splice: {sends}");
     }
 }
 

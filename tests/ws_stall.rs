@@ -128,3 +128,26 @@ async fn fps_cap_gives_a_ws_viewer_fewer_frames() {
         "a 5 fps viewer of a 30 fps stream skips frames (mean gap {gap})"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fps_capped_viewer_still_ends_on_the_newest_frame() {
+    let srv = TestServer::start("[[stream]]\nid = \"p\"\nsource = \"push\"\n").await;
+    let publisher = srv.hub.publisher(&StreamId::parse("p").unwrap()).unwrap();
+    let frame = |v: u8| framecast::Frame::solid(64, 48, [v, v, v]).unwrap();
+    let mut capped = connect(srv.addr, "/streams/p/ws?frameinfo=1&fps=1").await;
+    publisher.send(frame(10)).await.unwrap();
+    let first = next_frame(&mut capped).await.0;
+    // A burst inside the 1 s gap, then the source goes quiet: the cap may
+    // skip frames, but the last one must still reach the viewer.
+    publisher.send(frame(20)).await.unwrap();
+    publisher.send(frame(30)).await.unwrap();
+    let mut seq = first;
+    while seq < first + 2 {
+        seq = next_frame(&mut capped).await.0;
+    }
+    assert_eq!(
+        seq,
+        first + 2,
+        "the newest frame arrives, and nothing after it"
+    );
+}

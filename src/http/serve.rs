@@ -4,8 +4,8 @@
 //! framecast runs its own loop instead of `axum::serve` because axum hands
 //! hyper a private wrapper around the socket, so an upgraded WebSocket could
 //! not get its `TcpStream` back; here hyper sees `TokioIo<TcpStream>`, and
-//! WebSocket viewers can send frames with `sendfile`
-//! (docs/design/0003-websocket-framing.md).
+//! WebSocket viewers can send frames with `splice`
+//! (docs/design/0003-websocket-framing.md, 0005-websocket-fanout.md).
 
 use std::convert::Infallible;
 use std::future::Future;

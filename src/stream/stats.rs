@@ -55,7 +55,7 @@ pub struct StreamStats {
     pub h264_encodes: AtomicU64,
     /// JPEG bytes sent to viewers, all protocols.
     pub bytes_out: AtomicU64,
-    /// Frames sent to WebSocket viewers by `sendfile` from a sealed memfd
+    /// Frames sent to WebSocket viewers by `tee` and `splice` from the frame's pipe
     /// (no copy of the JPEG into the socket).
     pub zero_copy_sends: AtomicU64,
     width: AtomicU32,

@@ -2,7 +2,7 @@
 //! plain TCP connection (docs/design/0005-websocket-fanout.md).
 //!
 //! A frame costs one wake-up and one pass over the viewers, each getting a
-//! non-blocking `sendfile`, instead of waking one task per viewer. A viewer
+//! non-blocking `splice`, instead of waking one task per viewer. A viewer
 //! whose socket is full keeps the rest in its outlet, and its own task sends
 //! it when there is room; it never holds up the pass.
 

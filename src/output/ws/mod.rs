@@ -7,14 +7,14 @@
 //!
 //! The frames are written by hand (docs/design/0003-websocket-framing.md):
 //! each frame's bytes are made once, and on a plain TCP connection one task
-//! per stream hands them to every viewer by `sendfile`
+//! per stream hands them to every viewer by `tee` and `splice`
 //! (docs/design/0005-websocket-fanout.md).
 
 mod codec;
 mod fanout;
 mod outlet;
 #[cfg(target_os = "linux")]
-mod sealed;
+mod pipe;
 mod socket;
 mod tcp;
 mod upgrade;

@@ -39,7 +39,13 @@ pub enum Flow {
 /// A message partly or not yet written.
 enum Pending {
     Small(Bytes),
-    Frame { wire: Arc<WireFrame>, offset: u64 },
+    /// A frame: first `in_pipe` bytes waiting in the viewer's pipe, then the
+    /// frame's bytes from `offset` on, copied.
+    Frame {
+        wire: Arc<WireFrame>,
+        in_pipe: usize,
+        offset: u64,
+    },
 }
 
 #[derive(Default)]
@@ -49,11 +55,17 @@ struct Outbox {
     frame: Option<Arc<WireFrame>>,
     /// The newest frame taken, so an older or repeated one is not sent.
     last_seq: u64,
-    /// With `?fps=`: the earliest time the next frame may be taken.
+    /// With `?fps=`: the earliest time the next frame may start.
     next_at: Option<Instant>,
     /// No more frames (a close frame is queued or the socket failed).
     closing: bool,
     failed: bool,
+    /// The pipe frames are `tee`d into (made on the first frame).
+    #[cfg(target_os = "linux")]
+    pipe: Option<super::pipe::ViewerPipe>,
+    /// No pipe could be made: frames are copied.
+    #[cfg(target_os = "linux")]
+    no_pipe: bool,
 }
 
 /// A viewer's connection as the fan-out sees it.
@@ -90,22 +102,25 @@ impl Outlet {
         &self.tcp
     }
 
-    /// Offer a new frame: it replaces any frame not yet started, unless the
-    /// viewer's `?fps=` cap says it is too soon. Sends what it can now; when
-    /// something is left, the viewer's task is told to finish it.
+    /// Offer a new frame: it replaces any frame not yet started. Sends what
+    /// it can now; when something is left, or the viewer's `?fps=` cap holds
+    /// the frame back for a while, the viewer's task is told.
     pub fn offer(&self, wire: &Arc<WireFrame>) {
         let mut out = self.out.lock();
-        let now = Instant::now();
-        let too_soon = out.next_at.is_some_and(|t| now < t);
-        if out.closing || wire.seq <= out.last_seq || too_soon {
+        if out.closing || wire.seq <= out.last_seq {
             return;
         }
         out.last_seq = wire.seq;
-        out.next_at = self.gap.map(|g| now + g);
         out.frame = Some(wire.clone());
-        if self.pump_locked(&mut out) != Flow::Done {
+        if self.pump_locked(&mut out) != Flow::Done || out.frame.is_some() {
             self.stuck.notify_one();
         }
+    }
+
+    /// When a frame held back by the `?fps=` cap may go.
+    pub fn due(&self) -> Option<Instant> {
+        let out = self.out.lock();
+        out.next_at.filter(|_| out.frame.is_some())
     }
 
     /// Queue a small message (metadata text, pong) and send what can go now.
@@ -155,15 +170,15 @@ impl Outlet {
             return Flow::Failed;
         }
         loop {
-            if out.current.is_none() {
-                out.current = self.next_message(out);
-            }
-            let Some(pending) = out.current.as_mut() else {
+            let Some(mut pending) = out.current.take().or_else(|| self.next_message(out)) else {
                 return Flow::Done;
             };
-            match self.write_some(pending) {
-                Ok(true) => out.current = None,
-                Ok(false) => {}
+            let written = self.write_some(out, &mut pending);
+            if !matches!(written, Ok(true)) {
+                out.current = Some(pending);
+            }
+            match written {
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Flow::Blocked,
                 Err(e) => {
                     tracing::debug!("ws viewer write failed: {e}");
@@ -180,43 +195,95 @@ impl Outlet {
         if let Some(m) = out.small.pop_front() {
             return Some(Pending::Small(m));
         }
+        let now = Instant::now();
+        if out.next_at.is_some_and(|t| now < t) {
+            return None;
+        }
         let wire = out.frame.take()?;
+        out.next_at = self.gap.map(|g| now + g);
         let stats = &self.stream.stats;
         stats.bytes_out.fetch_add(wire.jpeg.len() as u64, Relaxed);
-        #[cfg(target_os = "linux")]
-        if wire.file.is_some() {
+        let start = wire.start(self.frameinfo);
+        let in_pipe = self.load_pipe(out, &wire);
+        if in_pipe > 0 {
             stats.zero_copy_sends.fetch_add(1, Relaxed);
         }
-        let offset = wire.start(self.frameinfo);
-        Some(Pending::Frame { wire, offset })
+        let offset = if in_pipe > 0 { wire.end() } else { start };
+        Some(Pending::Frame {
+            wire,
+            in_pipe,
+            offset,
+        })
+    }
+
+    /// Put the whole frame (with its frameinfo if asked for) into the
+    /// viewer's pipe; how many bytes are there, 0 when it must be copied.
+    #[cfg(target_os = "linux")]
+    fn load_pipe(&self, out: &mut Outbox, wire: &WireFrame) -> usize {
+        let Some(frame) = wire.pipe(self.frameinfo) else {
+            return 0;
+        };
+        if out.pipe.is_none() && !out.no_pipe {
+            match super::pipe::ViewerPipe::new() {
+                Ok(p) => out.pipe = Some(p),
+                Err(e) => {
+                    tracing::debug!("ws viewer gets copies: no pipe ({e})");
+                    out.no_pipe = true;
+                }
+            }
+        }
+        let Some(pipe) = out.pipe.as_mut() else {
+            return 0;
+        };
+        pipe.load(frame).unwrap_or_else(|e| {
+            tracing::debug!("ws frame copied: the viewer's pipe could not take it ({e})");
+            0
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn load_pipe(&self, _: &mut Outbox, _: &WireFrame) -> usize {
+        0
     }
 
     /// One non-blocking write of `p`; `Ok(true)` once it is all out.
-    fn write_some(&self, p: &mut Pending) -> io::Result<bool> {
-        match p {
+    fn write_some(&self, out: &Outbox, p: &mut Pending) -> io::Result<bool> {
+        let n = match p {
             Pending::Small(b) => {
                 let n = self.tcp.try_write(b)?;
                 b.advance(n);
-                Ok(b.is_empty())
+                return Ok(b.is_empty());
             }
-            Pending::Frame { wire, offset } => {
-                let n = self.write_frame(wire, *offset)?;
-                if n == 0 {
-                    return Err(io::ErrorKind::WriteZero.into());
-                }
-                *offset += n;
-                Ok(*offset >= wire.end())
+            Pending::Frame { in_pipe, .. } if *in_pipe > 0 => {
+                let n = self.splice(out, *in_pipe)?;
+                *in_pipe -= n;
+                n
             }
+            Pending::Frame { wire, offset, .. } if *offset < wire.end() => {
+                let n = self.tcp.try_write_vectored(&wire.slices(*offset))?;
+                *offset += n as u64;
+                n
+            }
+            Pending::Frame { .. } => return Ok(true),
+        };
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
         }
+        Ok(matches!(p, Pending::Frame { wire, in_pipe: 0, offset } if *offset >= wire.end()))
     }
 
-    fn write_frame(&self, wire: &WireFrame, offset: u64) -> io::Result<u64> {
-        #[cfg(target_os = "linux")]
-        if let Some(file) = &wire.file {
-            return self.tcp.try_io(tokio::io::Interest::WRITABLE, || {
-                file.send_some(&self.tcp, offset)
-            });
-        }
-        Ok(self.tcp.try_write_vectored(&wire.slices(offset))? as u64)
+    #[cfg(target_os = "linux")]
+    fn splice(&self, out: &Outbox, len: usize) -> io::Result<usize> {
+        let Some(pipe) = &out.pipe else {
+            return Err(io::ErrorKind::NotFound.into());
+        };
+        self.tcp.try_io(tokio::io::Interest::WRITABLE, || {
+            pipe.splice_to(&self.tcp, len)
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn splice(&self, _: &Outbox, _: usize) -> io::Result<usize> {
+        Err(io::ErrorKind::Unsupported.into())
     }
 }

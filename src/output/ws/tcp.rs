@@ -8,6 +8,7 @@ use std::sync::Arc;
 use socket2::SockRef;
 use tokio::net::TcpStream;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::codec::{self, Reader, OP_TEXT};
@@ -45,8 +46,10 @@ pub async fn session(
     }
     let mut waiting = false;
     loop {
+        let due = outlet.due();
         let flow = tokio::select! {
             _ = outlet.stuck() => outlet.pump(),
+            _ = sleep_until(due) => outlet.pump(),
             r = outlet.tcp().writable(), if waiting => match r {
                 Ok(()) => outlet.pump(),
                 Err(_) => Flow::Failed,
@@ -71,6 +74,14 @@ pub async fn session(
             Flow::Blocked => waiting = true,
             Flow::Failed => return,
         }
+    }
+}
+
+/// Wait until `t`, or forever when there is none.
+async fn sleep_until(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }
 

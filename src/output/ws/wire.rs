@@ -21,9 +21,11 @@ pub struct WireFrame {
     head: Bytes,
     /// The JPEG (the binary message's payload).
     pub jpeg: Bytes,
-    /// The same bytes in a sealed memfd, for `sendfile` (Linux, when available).
+    /// The messages in pipes to `tee` to each viewer, made on first use:
+    /// `[0]` the binary message, `[1]` with the frameinfo message first.
+    /// `None` inside when no pipe that large is allowed.
     #[cfg(target_os = "linux")]
-    pub file: Option<super::sealed::SealedFile>,
+    pipes: [std::sync::OnceLock<Option<super::pipe::FramePipe>>; 2],
 }
 
 impl WireFrame {
@@ -42,11 +44,23 @@ impl WireFrame {
         WireFrame {
             seq: f.seq,
             #[cfg(target_os = "linux")]
-            file: sealed_copy(&[&info, &head, &jpeg]),
+            pipes: Default::default(),
             info,
             head,
             jpeg,
         }
+    }
+
+    /// The bytes from `start(frameinfo)` on in a pipe, made by the first
+    /// caller; `None` when no pipe that large can be made.
+    #[cfg(target_os = "linux")]
+    pub fn pipe(&self, frameinfo: bool) -> Option<&super::pipe::FramePipe> {
+        self.pipes[usize::from(frameinfo)]
+            .get_or_init(|| {
+                let info: &[u8] = if frameinfo { &self.info } else { &[] };
+                frame_pipe(&[info, &self.head, &self.jpeg])
+            })
+            .as_ref()
     }
 
     /// Where a viewer starts reading: 0 with `frameinfo`, else the binary header.
@@ -100,21 +114,18 @@ fn info_message(f: &PublishedFrame) -> Bytes {
     codec::small_frame(OP_TEXT, text.as_bytes())
 }
 
-/// The bytes in a sealed memfd, or `None` (logged once per process) when
-/// memfds are unavailable; after one failure none is tried again.
+/// The binary message in a pipe, or `None` when no pipe that large can be
+/// made (logged once per process; frames then go out by copying).
 #[cfg(target_os = "linux")]
-fn sealed_copy(parts: &[&[u8]]) -> Option<super::sealed::SealedFile> {
-    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-    static UNAVAILABLE: AtomicBool = AtomicBool::new(false);
-    if UNAVAILABLE.load(Relaxed) {
-        return None;
-    }
-    match super::sealed::SealedFile::new(parts) {
-        Ok(file) => Some(file),
+fn frame_pipe(parts: &[&[u8]]) -> Option<super::pipe::FramePipe> {
+    match super::pipe::FramePipe::new(parts) {
+        Ok(p) => Some(p),
         Err(e) => {
-            if !UNAVAILABLE.swap(true, Relaxed) {
-                tracing::warn!("memfd unavailable ({e}): WebSocket frames are copied");
-            }
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                let size: usize = parts.iter().map(|p| p.len()).sum();
+                tracing::warn!("no pipe for a {size}-byte frame ({e}): WebSocket frames are copied")
+            });
             None
         }
     }
@@ -131,7 +142,7 @@ mod tests {
             head: Bytes::from_static(b"HD"),
             jpeg: Bytes::from_static(b"JPEGDATA"),
             #[cfg(target_os = "linux")]
-            file: None,
+            pipes: Default::default(),
         }
     }
 
