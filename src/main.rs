@@ -121,6 +121,11 @@ fn main() -> std::process::ExitCode {
 
 /// Start the runtime with the configured worker count and serve.
 fn run(cfg: Config) -> framecast::Result<()> {
+    #[cfg(unix)]
+    match framecast::server::raise_open_file_limit() {
+        Ok(n) => tracing::debug!("open file limit: {n}"),
+        Err(e) => tracing::warn!("could not raise the open file limit: {e}"),
+    }
     let workers = cfg.worker_threads();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)

@@ -117,3 +117,50 @@ impl Running {
         self.shutdown().await;
     }
 }
+
+/// Raise this process's soft limit on open files to its hard limit, as Go
+/// programs (go2rtc, MediaMTX) do at start-up: each WebSocket viewer holds a
+/// socket and a pipe, and the usual soft limit of 1024 would refuse
+/// connections long before the machine runs out. Returns the limit now.
+#[cfg(unix)]
+#[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every unix
+pub fn raise_open_file_limit() -> std::io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid rlimit to fill in.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            ..lim
+        };
+        // SAFETY: a valid rlimit no higher than the hard limit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        lim = raised;
+    }
+    Ok(lim.rlim_cur as u64)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #[test]
+    fn open_file_limit_reaches_the_hard_limit() {
+        let now = super::raise_open_file_limit().unwrap();
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `lim` is a valid rlimit to fill in.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        assert_eq!(lim.rlim_cur, lim.rlim_max, "soft = hard");
+        #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every unix
+        let soft = lim.rlim_cur as u64;
+        assert_eq!(now, soft);
+    }
+}
