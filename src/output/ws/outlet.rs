@@ -287,3 +287,7 @@ impl Outlet {
         Err(io::ErrorKind::Unsupported.into())
     }
 }
+
+#[cfg(test)]
+#[path = "outlet_tests.rs"]
+mod tests;
