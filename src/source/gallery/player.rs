@@ -154,8 +154,8 @@ impl Player {
         };
         let dir = self.cfg.dir.display().to_string();
         let hint = match self.playlist.len() {
-            0 => "ADD JPEG OR PNG FILES".to_string(),
-            n => format!("{n} FILES, NONE A READABLE JPEG OR PNG"),
+            0 => "Add JPEG or PNG files".to_string(),
+            n => format!("{n} files, none a readable JPEG or PNG"),
         };
         let frame = make_card(self.cfg.size(), title, &[&dir, &hint]);
         match frame {
