@@ -117,10 +117,12 @@ impl Outlet {
         }
     }
 
-    /// When a frame held back by the `?fps=` cap may go.
+    /// When a frame held back by the `?fps=` cap may go; `None` when no
+    /// frame is held back by it (one that only waits for room is not).
     pub fn due(&self) -> Option<Instant> {
         let out = self.out.lock();
-        out.next_at.filter(|_| out.frame.is_some())
+        let now = Instant::now();
+        out.next_at.filter(|t| out.frame.is_some() && *t > now)
     }
 
     /// Queue a small message (metadata text, pong) and send what can go now.

@@ -165,3 +165,23 @@ async fn stalled_reader_gets_whole_newest_frames_by_pipe() {
 async fn stalled_reader_gets_whole_newest_frames_by_copy() {
     run(true).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capped_viewer_with_a_full_socket_waits_for_room_not_the_clock() {
+    let hub = Hub::new(HubConfig::default());
+    let id = StreamId::parse("t").unwrap();
+    let _publisher = hub.create(id.clone(), StreamOptions::new("test")).unwrap();
+    let (server, _client) = pair().await;
+    let outlet = Outlet::new(server, hub.get(&id).unwrap(), false, Some(Duration::ZERO));
+    outlet.offer(&wire(1).await);
+    assert_eq!(
+        outlet.pump(),
+        Flow::Blocked,
+        "the first frame fills the socket"
+    );
+    outlet.offer(&wire(2).await);
+    assert!(outlet.out.lock().frame.is_some(), "the second frame waits");
+    // Its gap has passed: only room is missing, so there is no deadline to
+    // wake for (a past one would make the viewer's task spin).
+    assert_eq!(outlet.due(), None);
+}
