@@ -108,3 +108,55 @@ impl Fanout {
         v
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::{Hub, HubConfig, StreamId, StreamOptions};
+    use crate::Frame;
+
+    fn state(f: &Fanout) -> (usize, bool) {
+        let m = f.members.lock();
+        (m.outlets.len(), m.running)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_task_stops_after_the_last_viewer_and_restarts_for_the_next() {
+        let hub = Hub::new(HubConfig::default());
+        let id = StreamId::parse("t").unwrap();
+        let publisher = hub.create(id.clone(), StreamOptions::new("test")).unwrap();
+        let stream = hub.get(&id).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await;
+        let tcp = listener.accept().await.unwrap().0;
+        let outlet = Arc::new(Outlet::new(tcp, stream.clone(), false, None));
+        let fanout = Fanout::of(&stream);
+        assert!(Arc::ptr_eq(&fanout, &Fanout::of(&stream)), "one per stream");
+
+        let member = fanout.join(&stream, outlet.clone());
+        assert_eq!(state(&fanout), (1, true));
+        drop(member);
+        assert_eq!(
+            state(&fanout),
+            (0, true),
+            "left; the task ends on the next frame"
+        );
+        let mut frames = stream.subscribe();
+        publisher
+            .send(Frame::solid(16, 16, [1, 2, 3]).unwrap())
+            .await
+            .unwrap();
+        frames.next().await.unwrap();
+        let stopped = async {
+            while state(&fanout).1 {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(5), stopped)
+            .await
+            .expect("the task stops once it sees nobody is left");
+
+        let _member = fanout.join(&stream, outlet);
+        assert_eq!(state(&fanout), (1, true), "a new viewer starts it again");
+    }
+}
