@@ -181,17 +181,11 @@ async fn file(
             (Body::from(init.data.clone()), None, None)
         }
         File::Segment(msn) => {
-            let got = hs.wait_for(block, |s| match s.segment(msn) {
-                Lookup::Ready(seg) => Step::Done(Some((
-                    seg.parts
-                        .iter()
-                        .map(|p| p.data.clone())
-                        .collect::<Vec<Bytes>>(),
-                    seg.ready_us,
-                    seg.last_frame_us(),
-                ))),
-                Lookup::Wait => Step::Wait,
-                Lookup::Gone => Step::Done(None),
+            let got = hs.wait_for(block, |s| {
+                step(s.segment(msn), |seg| {
+                    let chunks: Vec<Bytes> = seg.parts.iter().map(|p| p.data.clone()).collect();
+                    (chunks, seg.ready_us, seg.last_frame_us())
+                })
             });
             let (chunks, ready, last) = got.await.flatten().ok_or_else(missing)?;
             let len: usize = chunks.iter().map(Bytes::len).sum();
@@ -201,11 +195,7 @@ async fn file(
             return response_with_len(body, len, cfg, Some(ready), Some(last));
         }
         File::Part(msn, i) => {
-            let got = hs.wait_for(block, |s| match s.part(msn, i) {
-                Lookup::Ready(p) => Step::Done(Some(p)),
-                Lookup::Wait => Step::Wait,
-                Lookup::Gone => Step::Done(None),
-            });
+            let got = hs.wait_for(block, |s| step(s.part(msn, i), |p| p));
             let p = got.await.flatten().ok_or_else(missing)?;
             (
                 Body::from(p.data.clone()),
@@ -216,6 +206,16 @@ async fn file(
     };
     let cache = format!("public, max-age={}, immutable", cfg.segment_max_age_s);
     response("video/mp4", &cache, body, Some((ready, last)))
+}
+
+/// What a blocking request does with a lookup: take what `f` makes of the
+/// file, wait for it, or stop with nothing (404).
+fn step<T, U>(lookup: Lookup<T>, f: impl FnOnce(T) -> U) -> Step<Option<U>> {
+    match lookup {
+        Lookup::Ready(t) => Step::Done(Some(f(t))),
+        Lookup::Wait => Step::Wait,
+        Lookup::Gone => Step::Done(None),
+    }
 }
 
 type Stamps = (Option<u64>, Option<u64>);
