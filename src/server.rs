@@ -125,6 +125,20 @@ impl Running {
 #[cfg(unix)]
 #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every unix
 pub fn raise_open_file_limit() -> std::io::Result<u64> {
+    let mut lim = open_file_limit()?;
+    if lim.rlim_cur < lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: a valid rlimit no higher than the hard limit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(lim.rlim_cur as u64)
+}
+
+/// The soft and hard limits on open files.
+#[cfg(unix)]
+fn open_file_limit() -> std::io::Result<libc::rlimit> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -133,18 +147,7 @@ pub fn raise_open_file_limit() -> std::io::Result<u64> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    if lim.rlim_cur < lim.rlim_max {
-        let raised = libc::rlimit {
-            rlim_cur: lim.rlim_max,
-            ..lim
-        };
-        // SAFETY: a valid rlimit no higher than the hard limit.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        lim = raised;
-    }
-    Ok(lim.rlim_cur as u64)
+    Ok(lim)
 }
 
 #[cfg(all(test, unix))]
@@ -152,12 +155,7 @@ mod tests {
     #[test]
     fn open_file_limit_reaches_the_hard_limit() {
         let now = super::raise_open_file_limit().unwrap();
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: `lim` is a valid rlimit to fill in.
-        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        let lim = super::open_file_limit().unwrap();
         assert_eq!(lim.rlim_cur, lim.rlim_max, "soft = hard");
         #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every unix
         let soft = lim.rlim_cur as u64;

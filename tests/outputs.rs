@@ -160,12 +160,7 @@ async fn metrics_and_health() {
         reqwest::get(srv.at("/healthz")).await.unwrap().status(),
         200
     );
-    let text = reqwest::get(srv.at("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = srv.text("/metrics").await;
     assert!(
         text.contains("framecast_frames_in_total{stream=\"demo\"}"),
         "{text}"

@@ -99,12 +99,7 @@ async fn frames_go_out_zero_copy_with_and_without_frameinfo() {
         framecast::codec::jpeg::decode_rgb(&jpeg, usize::MAX).unwrap();
     }
     if cfg!(target_os = "linux") {
-        let metrics = reqwest::get(srv.at("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = srv.text("/metrics").await;
         let sends: u64 = metrics
             .lines()
             .find_map(|l| l.strip_prefix("framecast_zero_copy_sends_total{stream=\"demo\"} "))

@@ -47,6 +47,12 @@ impl TestServer {
         format!("{}{}", self.url, path)
     }
 
+    /// The body of `GET path` as text (panics on a transport error).
+    pub async fn text(&self, path: &str) -> String {
+        let resp = reqwest::get(self.at(path)).await.expect("GET answers");
+        resp.text().await.expect("a text body")
+    }
+
     /// Graceful shutdown.
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {

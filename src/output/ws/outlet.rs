@@ -39,11 +39,13 @@ pub enum Flow {
 /// A message partly or not yet written.
 enum Pending {
     Small(Bytes),
-    /// A frame: first `in_pipe` bytes waiting in the viewer's pipe, then the
-    /// frame's bytes from `offset` on, copied.
-    Frame {
+    /// A frame whole in the viewer's pipe: `left` bytes still to splice.
+    Piped {
+        left: usize,
+    },
+    /// A frame copied from its bytes, from `offset` on.
+    Copied {
         wire: Arc<WireFrame>,
-        in_pipe: usize,
         offset: u64,
     },
 }
@@ -205,17 +207,13 @@ impl Outlet {
         out.next_at = self.gap.map(|g| now + g);
         let stats = &self.stream.stats;
         stats.bytes_out.fetch_add(wire.jpeg.len() as u64, Relaxed);
-        let start = wire.start(self.frameinfo);
-        let in_pipe = self.load_pipe(out, &wire);
-        if in_pipe > 0 {
+        let left = self.load_pipe(out, &wire);
+        if left > 0 {
             stats.zero_copy_sends.fetch_add(1, Relaxed);
+            return Some(Pending::Piped { left });
         }
-        let offset = if in_pipe > 0 { wire.end() } else { start };
-        Some(Pending::Frame {
-            wire,
-            in_pipe,
-            offset,
-        })
+        let offset = wire.start(self.frameinfo);
+        Some(Pending::Copied { wire, offset })
     }
 
     /// Put the whole frame (with its frameinfo if asked for) into the
@@ -250,28 +248,27 @@ impl Outlet {
 
     /// One non-blocking write of `p`; `Ok(true)` once it is all out.
     fn write_some(&self, out: &Outbox, p: &mut Pending) -> io::Result<bool> {
-        let n = match p {
+        let (n, done) = match p {
             Pending::Small(b) => {
                 let n = self.tcp.try_write(b)?;
                 b.advance(n);
-                return Ok(b.is_empty());
+                (n, b.is_empty())
             }
-            Pending::Frame { in_pipe, .. } if *in_pipe > 0 => {
-                let n = self.splice(out, *in_pipe)?;
-                *in_pipe -= n;
-                n
+            Pending::Piped { left } => {
+                let n = self.splice(out, *left)?;
+                *left -= n;
+                (n, *left == 0)
             }
-            Pending::Frame { wire, offset, .. } if *offset < wire.end() => {
+            Pending::Copied { wire, offset } => {
                 let n = self.tcp.try_write_vectored(&wire.slices(*offset))?;
                 *offset += n as u64;
-                n
+                (n, *offset >= wire.end())
             }
-            Pending::Frame { .. } => return Ok(true),
         };
-        if n == 0 {
+        if n == 0 && !done {
             return Err(io::ErrorKind::WriteZero.into());
         }
-        Ok(matches!(p, Pending::Frame { wire, in_pipe: 0, offset } if *offset >= wire.end()))
+        Ok(done)
     }
 
     #[cfg(target_os = "linux")]

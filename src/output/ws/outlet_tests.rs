@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use super::*;
 use crate::frame::{Frame, PixelFormat};
 use crate::output::ws::codec;
-use crate::stream::{Hub, HubConfig, PublishedFrame, StreamId, StreamOptions};
+use crate::stream::{Hub, HubConfig, PublishedFrame, Publisher, StreamId, StreamOptions};
 
 const FRAMES: u64 = 20;
 
@@ -71,11 +71,16 @@ fn parse(mut b: &[u8]) -> (Vec<(u8, Vec<u8>)>, usize) {
     }
 }
 
-async fn run(copy: bool) {
+/// A stream to count sends in (the publisher keeps it open).
+fn test_stream() -> (Publisher, Arc<Stream>) {
     let hub = Hub::new(HubConfig::default());
     let id = StreamId::parse("t").unwrap();
-    let _publisher = hub.create(id.clone(), StreamOptions::new("test")).unwrap();
-    let stream = hub.get(&id).unwrap();
+    let publisher = hub.create(id.clone(), StreamOptions::new("test")).unwrap();
+    (publisher, hub.get(&id).unwrap())
+}
+
+async fn run(copy: bool) {
+    let (_publisher, stream) = test_stream();
     let (server, mut client) = pair().await;
     let outlet = Outlet::new(server, stream.clone(), true, None);
     #[cfg(target_os = "linux")]
@@ -168,11 +173,9 @@ async fn stalled_reader_gets_whole_newest_frames_by_copy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_capped_viewer_with_a_full_socket_waits_for_room_not_the_clock() {
-    let hub = Hub::new(HubConfig::default());
-    let id = StreamId::parse("t").unwrap();
-    let _publisher = hub.create(id.clone(), StreamOptions::new("test")).unwrap();
+    let (_publisher, stream) = test_stream();
     let (server, _client) = pair().await;
-    let outlet = Outlet::new(server, hub.get(&id).unwrap(), false, Some(Duration::ZERO));
+    let outlet = Outlet::new(server, stream, false, Some(Duration::ZERO));
     outlet.offer(&wire(1).await);
     assert_eq!(
         outlet.pump(),

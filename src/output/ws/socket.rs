@@ -60,12 +60,6 @@ pub trait ReadInto {
     fn read_into(&mut self, buf: &mut BytesMut) -> impl Future<Output = io::Result<usize>> + Send;
 }
 
-impl<T: ReadInto + Send> ReadInto for &mut T {
-    async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
-        (**self).read_into(buf).await
-    }
-}
-
 impl ReadInto for TokioIo<Upgraded> {
     async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
         self.read_buf(buf).await
@@ -86,7 +80,7 @@ impl ReadInto for &tokio::net::TcpStream {
 
 /// Feed `reader` from `io` until it holds a whole event. Cancel-safe: bytes
 /// read stay in `reader`.
-pub async fn next_event(reader: &mut Reader, mut io: impl ReadInto) -> Incoming {
+pub async fn next_event(reader: &mut Reader, io: &mut impl ReadInto) -> Incoming {
     loop {
         match reader.next_event() {
             Ok(Some(ev)) => return Incoming::Event(ev),

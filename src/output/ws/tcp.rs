@@ -35,15 +35,13 @@ pub async fn session(
     let _member = opts
         .frames
         .then(|| Fanout::of(&stream).join(&stream, outlet.clone()));
-    if opts.frames {
-        // The current frame at once: the fan-out sends only newer ones.
-        if let Some(w) = match stream.latest() {
-            Some(f) => WireFrame::of(&f).await,
-            None => None,
-        } {
+    // The current frame at once: the fan-out sends only newer ones.
+    if let Some(f) = stream.latest().filter(|_| opts.frames) {
+        if let Some(w) = WireFrame::of(&f).await {
             outlet.offer(&w);
         }
     }
+    let mut conn = outlet.tcp();
     let mut waiting = false;
     loop {
         let due = outlet.due();
@@ -62,7 +60,7 @@ pub async fn session(
                 }
                 Err(RecvError::Closed) => break,
             },
-            incoming = next_event(&mut reader, outlet.tcp()) => match incoming.reply() {
+            incoming = next_event(&mut reader, &mut conn) => match incoming.reply() {
                 Reply::Send(pong) => outlet.push_small(pong),
                 Reply::Close(code) => return close(&outlet, code).await,
                 Reply::End => return,

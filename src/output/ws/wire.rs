@@ -114,8 +114,8 @@ fn info_message(f: &PublishedFrame) -> Bytes {
     codec::small_frame(OP_TEXT, text.as_bytes())
 }
 
-/// The binary message in a pipe, or `None` when no pipe that large can be
-/// made (logged once per process; frames then go out by copying).
+/// `parts` in a pipe, or `None` when no pipe that large can be made (logged
+/// once per process; frames then go out by copying).
 #[cfg(target_os = "linux")]
 fn frame_pipe(parts: &[&[u8]]) -> Option<super::pipe::FramePipe> {
     match super::pipe::FramePipe::new(parts) {
