@@ -1,10 +1,13 @@
 //! Errors with a kind that maps to an HTTP status.
 //!
 //! Every fallible path in framecast returns [`Error`]. Its [`ErrorKind`]
-//! decides the HTTP status and the `kind` field of the JSON body, and its
-//! message is a human sentence that says what was wrong.
+//! decides the HTTP status and the `kind` field of the JSON body, its
+//! message is a human sentence that says what was wrong, and it keeps the
+//! error that caused it (an io, str0m, openh264 or mp4 error) as its
+//! [`std::error::Error::source`], so logs can show the whole chain.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// What sort of failure an [`Error`] is; decides the HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,12 +75,27 @@ impl ErrorKind {
     }
 }
 
-/// A framecast error: a kind plus a human sentence.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The cause of an [`Error`], shared so that errors stay cheap to clone.
+type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A framecast error: a kind, a human sentence, and optionally its cause.
+///
+/// Two errors are equal when their kind and message are; the cause is not
+/// compared.
+#[derive(Debug, Clone)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    source: Option<Cause>,
 }
+
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.message == other.message
+    }
+}
+
+impl Eq for Error {}
 
 impl Error {
     /// An error of `kind` with a message that says what was wrong.
@@ -85,7 +103,15 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            source: None,
         }
+    }
+
+    /// Keep `cause` as this error's source. The message should say what
+    /// failed in framecast's words; `Display` adds the cause after a colon.
+    pub fn with_source(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(cause));
+        self
     }
 
     /// The kind, which decides the HTTP status.
@@ -131,7 +157,28 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// An error and its chain of causes as one line: `what: why: deeper why`.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
+}
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
@@ -142,9 +189,40 @@ impl From<std::io::Error> for Error {
             }
             _ => ErrorKind::Internal,
         };
-        Error::new(kind, e.to_string())
+        Error::new(kind, e.to_string()).with_source(e)
     }
 }
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn io_errors_keep_their_cause_and_kind() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = Error::from(io).context("reading /x");
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert_eq!(e.kind().status(), 404);
+        assert_eq!(e.message(), "reading /x: no such file");
+        let cause = e.source().expect("the io error is kept");
+        assert!(cause.downcast_ref::<std::io::Error>().is_some());
+    }
+
+    #[test]
+    fn chain_names_every_cause_once() {
+        let io = std::io::Error::other("disk on fire");
+        let e = Error::internal("cannot write the segment").with_source(io);
+        assert_eq!(chain(&e), "cannot write the segment: disk on fire");
+        let same = Error::from(std::io::Error::other("gone"));
+        assert_eq!(
+            chain(&same),
+            "gone",
+            "a cause already in the message is not repeated"
+        );
+        assert_eq!(e, Error::internal("cannot write the segment"));
+    }
+}

@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use framecast::config::{Config, SourceKind, StreamConfig};
+use framecast::config::{Config, StreamConfig};
+use framecast::source::SourceConfig;
 
 #[derive(Parser)]
 #[command(
@@ -72,27 +73,28 @@ fn build_config(args: &ServeArgs) -> framecast::Result<Config> {
     }
     let stream = |id: &str, source| StreamConfig {
         id: id.to_string(),
-        source,
         queue: None,
-        pattern: None,
-        gallery: None,
+        source,
+    };
+    let pattern = || SourceConfig::Pattern {
+        pattern: Default::default(),
     };
     for id in &args.pattern {
-        cfg.streams.push(stream(id, SourceKind::Pattern));
+        cfg.streams.push(stream(id, pattern()));
     }
     for id in &args.push {
-        cfg.streams.push(stream(id, SourceKind::Push));
+        cfg.streams.push(stream(id, SourceConfig::Push {}));
     }
     for spec in &args.gallery {
         let (id, dir) = spec.split_once('=').ok_or_else(|| {
             framecast::Error::bad_request(format!("--gallery wants ID=DIR, got {spec:?}"))
         })?;
-        let mut s = stream(id, SourceKind::Gallery);
-        s.gallery = Some(framecast::source::gallery::GalleryConfig::new(dir));
-        cfg.streams.push(s);
+        let gallery = framecast::source::gallery::GalleryConfig::new(dir);
+        cfg.streams
+            .push(stream(id, SourceConfig::Gallery { gallery }));
     }
     if cfg.streams.is_empty() {
-        cfg.streams.push(stream("demo", SourceKind::Pattern));
+        cfg.streams.push(stream("demo", pattern()));
     }
     cfg.validate()?;
     Ok(cfg)

@@ -11,13 +11,25 @@ use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::frame::{Frame, PixelFormat, MAX_DIMENSION};
+use crate::media::{Frame, FrameData, PixelFormat, MAX_DIMENSION};
 
 /// The default limit on decoded pixels (64 Mpx): bigger images are refused.
 pub const DEFAULT_MAX_PIXELS: usize = 64_000_000;
 
 /// The default output size.
 pub const DEFAULT_TARGET: (u32, u32) = (1280, 720);
+
+/// Any frame as packed RGB24: raw pixels converted, a JPEG decoded.
+pub fn rgb24(frame: &Frame) -> Result<Bytes> {
+    if let Some(rgb) = frame.raw_to_rgb24() {
+        return Ok(rgb);
+    }
+    let FrameData::Jpeg(jpeg) = frame.data() else {
+        return Err(Error::internal("a raw frame that cannot be converted"));
+    };
+    let (rgb, _, _) = super::jpeg::decode_rgb(jpeg, usize::MAX)?;
+    Ok(rgb.into())
+}
 
 /// An image file type, told by its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +134,7 @@ pub fn load_frame(data: Bytes, target: (u32, u32), max_pixels: usize) -> Result<
     };
     let img = decode_kind(kind, &data, max_pixels)?;
     if kind == ImageKind::Jpeg && orientation == 1 && (img.width, img.height) == target {
-        return Ok(Prepared::PassThrough(Frame::jpeg(data)?));
+        return Ok(Prepared::PassThrough(super::jpeg::frame(data)?));
     }
     Ok(Prepared::Converted(
         letterbox_oriented(&img, orientation, target)?.into_frame()?,

@@ -1,7 +1,7 @@
 //! Unit tests for `codec::image`.
 
 use super::*;
-use crate::frame::FrameData;
+use crate::media::FrameData;
 
 /// A 3x2 picture whose pixels are all different: value = index.
 fn numbered() -> RgbImage {

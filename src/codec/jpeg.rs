@@ -8,7 +8,7 @@ use zune_jpeg::JpegDecoder;
 
 use super::jpeg_encode::Layout;
 use crate::error::{Error, Result};
-use crate::frame::{Frame, FrameData, PixelFormat, MAX_DIMENSION};
+use crate::media::{Frame, FrameData, PixelFormat, MAX_DIMENSION};
 
 /// Default encode quality (1-100).
 pub const DEFAULT_QUALITY: u8 = 80;
@@ -46,6 +46,14 @@ pub fn probe(data: &[u8]) -> Result<(u32, u32)> {
     })
 }
 
+/// A JPEG frame: reads the size from the headers and checks the file is
+/// complete (starts with SOI, ends with EOI). Does not decode the pixels.
+pub fn frame(data: impl Into<Bytes>) -> Result<Frame> {
+    let data = data.into();
+    let (width, height) = probe(&data)?;
+    Frame::from_jpeg_parts(width, height, data)
+}
+
 /// Decode a JPEG to packed RGB24, refusing images over `max_pixels`.
 /// Returns `(rgb, width, height)`.
 pub fn decode_rgb(data: &[u8], max_pixels: usize) -> Result<(Vec<u8>, u32, u32)> {
@@ -81,7 +89,7 @@ pub fn encode(frame: &Frame, quality: u8) -> Result<Bytes> {
         PixelFormat::Bgr24 => (Layout::Bgr, data),
         PixelFormat::Rgba => (Layout::Rgba, data),
         PixelFormat::Gray8 => (Layout::Gray, data),
-        PixelFormat::I420 => (Layout::Rgb, frame.to_rgb24()?),
+        PixelFormat::I420 => (Layout::Rgb, super::image::rgb24(frame)?),
     };
     super::jpeg_encode::encode(&pixels, frame.width(), frame.height(), layout, quality)
 }

@@ -1,4 +1,6 @@
-//! Codecs: JPEG encode/decode, H.264 encode, image decoding and letterboxing.
+//! Codecs: blocking CPU work on pixels and bitstreams. JPEG encode and
+//! decode, image files (PNG, EXIF, letterboxing), and H.264 encode, decode
+//! and the bitstream toolkit. Callers run these on blocking threads.
 
 pub mod h264;
 pub mod image;

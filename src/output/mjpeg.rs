@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::header;
 use axum::response::Response;
 use axum::routing::get;
@@ -19,14 +19,21 @@ use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::http::extract::{Id, Query};
-use crate::http::AppState;
-use crate::stream::{FrameSubscriber, Protocol, PublishedFrame, ViewerGuard};
+use crate::rendition::jpeg::jpeg;
+use crate::stream::{FrameSubscriber, Hub, OutputKind, PublishedFrame, ViewerGuard};
+
+/// Viewers of this output are counted under `"mjpeg"`.
+pub const KIND: OutputKind = OutputKind::new("mjpeg");
 
 /// The multipart boundary.
 pub const BOUNDARY: &str = "framecast";
 
 /// Routes: `GET /streams/{id}/mjpeg`.
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Hub>: FromRef<S>,
+{
     Router::new().route("/streams/{id}/mjpeg", get(mjpeg))
 }
 
@@ -76,21 +83,21 @@ impl Viewer {
     }
 }
 
-async fn mjpeg(State(st): State<AppState>, Id(id): Id, q: Query) -> Result<Response> {
-    let stream = st.hub.require(&id)?;
+async fn mjpeg(State(hub): State<Arc<Hub>>, Id(id): Id, q: Query) -> Result<Response> {
+    let stream = hub.require(&id)?;
     let viewer = Viewer {
         sub: stream.subscribe(),
         gap: fps_gap(&q)?,
         last: None,
         first: true,
-        _guard: stream.viewer(Protocol::Mjpeg),
+        _guard: stream.viewer(KIND),
         stream,
-        token: st.hub.shutdown_token(),
+        token: hub.shutdown_token(),
     };
     let parts = stream::unfold(viewer, |mut v| async move {
         loop {
             let frame = v.next_frame().await?;
-            let Ok(jpeg) = frame.jpeg().await else {
+            let Ok(jpeg) = jpeg(&v.stream, &frame).await else {
                 continue;
             };
             v.last = Some(Instant::now());

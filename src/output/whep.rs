@@ -9,7 +9,9 @@
 //! supported; a viewer starts a new session instead.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use std::sync::Arc;
+
+use axum::extract::{FromRef, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{patch, post};
@@ -18,31 +20,40 @@ use axum::Router;
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::body::{content_type, read_limited};
 use crate::http::extract::Id;
-use crate::http::AppState;
-use crate::stream::StreamId;
+use crate::rtc::Rtc;
+use crate::stream::{Hub, OutputKind, StreamId};
+
+/// WebRTC viewers are counted under `"webrtc"`.
+pub const KIND: OutputKind = OutputKind::new("webrtc");
 
 /// The largest SDP offer or fragment accepted.
 const MAX_SDP: usize = 64 * 1024;
 
 /// Routes: `POST /streams/{id}/whep`, `PATCH`/`DELETE` on the session URL.
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Hub>: FromRef<S>,
+    Arc<Rtc>: FromRef<S>,
+{
     Router::new()
         .route("/streams/{id}/whep", post(offer))
         .route("/streams/{id}/whep/{session}", patch(trickle).delete(end))
 }
 
 async fn offer(
-    State(st): State<AppState>,
+    State(hub): State<Arc<Hub>>,
+    State(rtc): State<Arc<Rtc>>,
     Id(id): Id,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let stream = st.hub.require(&id)?;
+    let stream = hub.require(&id)?;
     want_type(&headers, "application/sdp")?;
     let body = read_limited(&headers, body, MAX_SDP).await?;
     let sdp = std::str::from_utf8(&body)
         .map_err(|_| Error::bad_request("malformed SDP offer: not UTF-8 text"))?;
-    let (session, answer) = st.rtc.play(&stream, sdp).await?;
+    let (session, answer) = rtc.play(&stream, sdp).await?;
     let location = format!("/streams/{id}/whep/{session}");
     Ok((
         StatusCode::CREATED,
@@ -57,13 +68,13 @@ async fn offer(
 }
 
 async fn trickle(
-    State(st): State<AppState>,
+    State(rtc): State<Arc<Rtc>>,
     Path((id, session)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode> {
     StreamId::parse(&id)?;
-    if !st.rtc.has_session(&session) {
+    if !rtc.has_session(&session) {
         return Err(Error::not_found(format!("no WHEP session {session:?}")));
     }
     want_type(&headers, "application/trickle-ice-sdpfrag")?;
@@ -73,11 +84,11 @@ async fn trickle(
 }
 
 async fn end(
-    State(st): State<AppState>,
+    State(rtc): State<Arc<Rtc>>,
     Path((id, session)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     StreamId::parse(&id)?;
-    st.rtc.close(&session).await?;
+    rtc.close(&session).await?;
     Ok(StatusCode::OK)
 }
 

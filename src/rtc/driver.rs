@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::session::{Session, SessionId};
-use crate::codec::h264::AccessUnit;
+use crate::media::AccessUnit;
 
 /// Datagrams waiting for the socket before the oldest are dropped.
 const MAX_QUEUED: usize = 50_000;

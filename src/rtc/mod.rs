@@ -27,8 +27,8 @@ use str0m::Candidate;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::output::h264::Renditions;
-use crate::stream::{Protocol, Stream};
+use crate::rendition::h264::Renditions;
+use crate::stream::Stream;
 
 use driver::Cmd;
 pub use session::SessionId;
@@ -160,7 +160,7 @@ impl Rtc {
             rtc,
             stream.clone(),
             self.h264.get(stream),
-            stream.viewer(Protocol::Webrtc),
+            stream.viewer(crate::output::whep::KIND),
             now,
             Duration::from_millis(self.config.session_timeout_ms.max(1000)),
         );
@@ -295,12 +295,12 @@ mod tests {
 
     #[test]
     fn config_keys() {
-        let cfg = crate::config::Config::from_toml(
+        let cfg = crate::server::config::Config::from_toml(
             "[webrtc]\nudp_port = 9000\npublic_ip = \"192.0.2.5\"\nsession_timeout_ms = 5000\n",
         )
         .unwrap();
         assert_eq!(cfg.webrtc.udp_port, Some(9000));
         assert_eq!(cfg.webrtc.public_ip, Some("192.0.2.5".parse().unwrap()));
-        assert!(crate::config::Config::from_toml("[webrtc]\nudp_prot = 1\n").is_err());
+        assert!(crate::server::config::Config::from_toml("[webrtc]\nudp_prot = 1\n").is_err());
     }
 }

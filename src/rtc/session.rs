@@ -14,8 +14,8 @@ use str0m::media::{Frequency, MediaKind, MediaTime, Mid, Pt};
 use str0m::net::Transmit;
 use str0m::{Event, IceConnectionState, Input, Output};
 
-use crate::codec::h264::AccessUnit;
-use crate::output::h264::Rendition;
+use crate::media::AccessUnit;
+use crate::rendition::h264::Rendition;
 use crate::stream::{Stream, ViewerGuard};
 
 /// A session's id: 16 random hex digits, used in the WHEP resource URL.

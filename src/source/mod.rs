@@ -1,48 +1,79 @@
-//! Sources: what feeds a stream.
+//! Sources: what feeds a stream, and how a configured one is started.
+//!
+//! A source is chosen in a `[[stream]]` table by `source = "…"`, with its
+//! settings in a table of the same name. [`SourceConfig`] is that choice as
+//! a tagged enum: adding a source means adding a variant here and an arm in
+//! [`start`], nothing else.
 
-pub mod font;
 pub mod gallery;
-pub mod glyphs;
 pub mod pattern;
 pub mod push;
 
 use std::sync::Arc;
 
-use crate::config::{SourceKind, StreamConfig};
-use crate::error::{Error, Result};
+use serde::Deserialize;
+
+use crate::error::Result;
 use crate::stream::{Hub, StreamId, StreamOptions};
 
-/// Create a configured stream and start its source task.
-pub fn start(hub: &Arc<Hub>, cfg: &StreamConfig) -> Result<()> {
-    let id = StreamId::parse(&cfg.id)?;
+/// What feeds a configured stream, with that source's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "source", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// The moving test pattern (`[stream.pattern]` optional).
+    Pattern {
+        /// Size, rate and colours.
+        #[serde(default)]
+        pattern: pattern::PatternConfig,
+    },
+    /// A folder of photos (`[stream.gallery]` with a `dir`).
+    Gallery {
+        /// The folder and how to show it.
+        gallery: gallery::GalleryConfig,
+    },
+    /// Frames pushed by clients over HTTP or WebSocket: the stream just
+    /// exists, waiting, open to every pusher.
+    Push {},
+}
+
+impl SourceConfig {
+    /// The source's name as `/api/streams` shows it (`pattern`, `gallery:DIR`, `push`).
+    pub fn describe(&self) -> String {
+        match self {
+            SourceConfig::Pattern { .. } => "pattern".to_string(),
+            SourceConfig::Gallery { gallery } => format!("gallery:{}", gallery.dir.display()),
+            SourceConfig::Push {} => "push".to_string(),
+        }
+    }
+
+    /// Check the settings serde cannot.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            SourceConfig::Gallery { gallery } => gallery.validate(),
+            SourceConfig::Pattern { .. } | SourceConfig::Push {} => Ok(()),
+        }
+    }
+}
+
+/// Create stream `id` and start its source task. A source that makes its
+/// own frames holds the stream's publisher lease, so pushes into it get 409.
+pub fn start(hub: &Arc<Hub>, id: &str, queue: Option<usize>, cfg: &SourceConfig) -> Result<()> {
+    let id = StreamId::parse(id)?;
+    cfg.validate()
+        .map_err(|e| e.context(format!("stream {:?}", id.as_str())))?;
+    let mut opts = StreamOptions::new(cfg.describe());
+    opts.queue = queue;
+    opts.exclusive = !matches!(cfg, SourceConfig::Push {});
+    let publisher = hub.create(id, opts)?;
     let token = hub.shutdown_token();
-    match cfg.source {
-        SourceKind::Pattern => {
-            let p = cfg.pattern.clone().unwrap_or_default();
-            let mut opts = StreamOptions::new("pattern");
-            opts.queue = cfg.queue;
-            let publisher = hub.create(id, opts)?;
-            tokio::spawn(pattern::run(publisher, p, token));
+    match cfg.clone() {
+        SourceConfig::Pattern { pattern } => {
+            tokio::spawn(pattern::run(publisher, pattern, token));
         }
-        SourceKind::Gallery => {
-            let g = cfg.gallery.clone().ok_or_else(|| {
-                Error::bad_request(format!(
-                    "stream {:?} needs a [stream.gallery] table",
-                    cfg.id
-                ))
-            })?;
-            g.validate()
-                .map_err(|e| e.context(format!("stream {:?}", cfg.id)))?;
-            let mut opts = StreamOptions::new(format!("gallery:{}", g.dir.display()));
-            opts.queue = cfg.queue;
-            let publisher = hub.create(id, opts)?;
-            tokio::spawn(gallery::run(publisher, g, token));
+        SourceConfig::Gallery { gallery } => {
+            tokio::spawn(gallery::run(publisher, gallery, token));
         }
-        SourceKind::Push => {
-            let mut opts = StreamOptions::new("push");
-            opts.queue = cfg.queue;
-            hub.create(id, opts)?;
-        }
+        SourceConfig::Push {} => {}
     }
     Ok(())
 }

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-use super::font::{draw_text, fill_rect, text_width};
-use crate::frame::{Frame, PixelFormat};
+use crate::media::draw::{draw_text, fill_rect, text_width};
+use crate::media::{Frame, PixelFormat};
 use crate::stream::Publisher;
 
 /// `[stream.pattern]` settings.

@@ -2,32 +2,79 @@
 //! `GET /streams/{id}/push`, and `POST /streams/{id}/metadata`.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Request, State};
+use axum::extract::{FromRef, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::config::AllowCreate;
 use crate::error::{Error, ErrorKind, Result};
-use crate::frame::{Frame, PixelFormat};
 use crate::http::body::{content_type, read_limited};
 use crate::http::extract::{peer, Id, Query};
-use crate::http::AppState;
-use crate::stream::{Publisher, StreamId};
+use crate::media::{Frame, PixelFormat};
+use crate::stream::{Hub, Publisher, StreamId};
 
 /// How long a pushed frame may wait for room in a full queue.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest metadata body.
 const MAX_METADATA_BYTES: usize = 1 << 20;
 
+/// What the push handlers need: the streams and the `[push]` settings.
+#[derive(Clone)]
+pub struct PushState {
+    /// The streams.
+    pub hub: Arc<Hub>,
+    /// The `[push]` settings.
+    pub config: Arc<PushConfig>,
+}
+
+/// Who may create a stream by pushing to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AllowCreate {
+    /// Only clients on a loopback address (the default).
+    Localhost,
+    /// Anyone who can reach the server.
+    Always,
+    /// Nobody: streams must be configured.
+    Never,
+}
+
+/// Publishing over HTTP and WebSocket.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PushConfig {
+    /// Whether pushing to an unknown stream creates it.
+    pub allow_create: AllowCreate,
+    /// The largest frame body accepted, in bytes (413 above).
+    pub max_frame_bytes: usize,
+    /// The largest image decoded from PNG/JPEG, in pixels.
+    pub max_pixels: usize,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        PushConfig {
+            allow_create: AllowCreate::Localhost,
+            max_frame_bytes: 32 << 20,
+            max_pixels: 64_000_000,
+        }
+    }
+}
+
 /// Routes for pushing frames and metadata.
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    PushState: FromRef<S>,
+{
     Router::new()
         .route("/streams/{id}/frames", post(post_frame))
         .route("/streams/{id}/push", get(ws_push))
@@ -48,7 +95,7 @@ pub struct RawHeader {
 /// Turn a pushed body into a frame: JPEG and PNG by content, raw by header.
 pub fn decode_body(body: Bytes, raw: Option<RawHeader>, max_pixels: usize) -> Result<Frame> {
     if body.starts_with(&[0xFF, 0xD8]) {
-        return Frame::jpeg(body);
+        return crate::codec::jpeg::frame(body);
     }
     if body.starts_with(b"\x89PNG\r\n\x1a\n") {
         return crate::codec::image::decode_png(&body, max_pixels);
@@ -72,7 +119,7 @@ fn raw_from_query(q: &Query) -> Result<RawHeader> {
 }
 
 async fn post_frame(
-    State(st): State<AppState>,
+    State(st): State<PushState>,
     Id(id): Id,
     q: Query,
     req: Request,
@@ -92,7 +139,7 @@ async fn post_frame(
         }
     };
     let publisher = publisher_for(&st, &id, peer)?;
-    let body = read_limited(&parts.headers, body, st.config.push.max_frame_bytes).await?;
+    let body = read_limited(&parts.headers, body, st.config.max_frame_bytes).await?;
     if raw.is_none() {
         let is_png = body.starts_with(b"\x89PNG");
         let is_jpeg = body.starts_with(&[0xFF, 0xD8]);
@@ -102,7 +149,7 @@ async fn post_frame(
             )));
         }
     }
-    let max_pixels = st.config.push.max_pixels;
+    let max_pixels = st.config.max_pixels;
     let frame = tokio::task::spawn_blocking(move || decode_body(body, raw, max_pixels))
         .await
         .map_err(|e| Error::internal(e.to_string()))??;
@@ -144,23 +191,14 @@ async fn send(p: &Publisher, frame: Frame, meta: Option<Value>, wait: bool) -> R
 }
 
 /// The publisher for a push into `id`, creating the stream if allowed.
-fn publisher_for(st: &AppState, id: &StreamId, peer: Option<SocketAddr>) -> Result<Publisher> {
+fn publisher_for(st: &PushState, id: &StreamId, peer: Option<SocketAddr>) -> Result<Publisher> {
     if let Some(stream) = st.hub.get(id) {
-        let source = stream.source();
-        if source != "push" {
-            return Err(Error::new(
-                ErrorKind::Conflict,
-                format!(
-                    "stream {:?} is fed by {source}; push to another stream id",
-                    id.as_str()
-                ),
-            ));
-        }
+        stream.check_unleased()?;
         if let Some(p) = st.hub.publisher(id) {
             return Ok(p);
         }
     }
-    match st.config.push.allow_create {
+    match st.config.allow_create {
         AllowCreate::Always => {}
         AllowCreate::Never => {
             return Err(Error::not_found(format!(
@@ -180,7 +218,7 @@ fn publisher_for(st: &AppState, id: &StreamId, peer: Option<SocketAddr>) -> Resu
     st.hub.publisher_or_create(id, "push")
 }
 
-async fn post_metadata(State(st): State<AppState>, Id(id): Id, req: Request) -> Result<Response> {
+async fn post_metadata(State(st): State<PushState>, Id(id): Id, req: Request) -> Result<Response> {
     let stream = st.hub.require(&id)?;
     let (parts, body) = req.into_parts();
     let body = read_limited(&parts.headers, body, MAX_METADATA_BYTES).await?;
@@ -213,14 +251,14 @@ fn split_envelope(v: Value) -> Result<(Option<u64>, Value)> {
 }
 
 async fn ws_push(
-    State(st): State<AppState>,
+    State(st): State<PushState>,
     Id(id): Id,
     ws: WebSocketUpgrade,
     req: Request,
 ) -> Result<Response> {
     let publisher = publisher_for(&st, &id, peer(req.extensions()))?;
-    let limit = st.config.push.max_frame_bytes;
-    let max_pixels = st.config.push.max_pixels;
+    let limit = st.config.max_frame_bytes;
+    let max_pixels = st.config.max_pixels;
     Ok(ws
         .max_message_size(limit)
         .max_frame_size(limit)

@@ -1,4 +1,6 @@
-//! The raw-frame bus: the latest published frame, and its JPEG, encoded once.
+//! The raw-frame bus: the latest published frame, with room for what
+//! renditions and outputs derive from it (its JPEG, an output's wire form),
+//! each made once.
 //!
 //! The bus is a `watch` channel: it holds one frame, so a viewer that falls
 //! behind simply sees the newest frame next time it looks. Nothing queues,
@@ -7,12 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use tokio::sync::{watch, OnceCell};
+use tokio::sync::watch;
 
-use crate::codec::jpeg;
-use crate::error::Result;
-use crate::frame::Frame;
+use crate::media::Frame;
 
 /// A frame as it went out on a stream, with its place in the stream.
 #[derive(Debug)]
@@ -25,60 +24,18 @@ pub struct PublishedFrame {
     pub published_unix_us: u64,
     /// The pixels.
     pub frame: Frame,
-    jpeg: OnceCell<Bytes>,
-    jpeg_quality: u8,
-    encodes: Arc<std::sync::atomic::AtomicU64>,
     derived: super::derived::Derived,
 }
 
 impl PublishedFrame {
-    /// Wrap a frame; the JPEG is made lazily by [`PublishedFrame::jpeg`].
-    pub fn new(
-        seq: u64,
-        pts: Duration,
-        frame: Frame,
-        jpeg_quality: u8,
-        encodes: Arc<std::sync::atomic::AtomicU64>,
-    ) -> Self {
+    /// Wrap a frame published now.
+    pub fn new(seq: u64, pts: Duration, frame: Frame) -> Self {
         PublishedFrame {
             seq,
             pts,
             published_unix_us: unix_us(),
             frame,
-            jpeg: OnceCell::new(),
-            jpeg_quality,
-            encodes,
             derived: Default::default(),
-        }
-    }
-
-    /// The frame as JPEG: encoded at most once, on a blocking thread, by the
-    /// first caller; every other caller waits for and shares that result.
-    /// A JPEG frame is passed through untouched.
-    pub async fn jpeg(self: &Arc<Self>) -> Result<Bytes> {
-        if let crate::FrameData::Jpeg(b) = self.frame.data() {
-            return Ok(b.clone());
-        }
-        let me = self.clone();
-        self.jpeg
-            .get_or_try_init(|| async move {
-                let frame = me.frame.clone();
-                let q = me.jpeg_quality;
-                me.encodes
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tokio::task::spawn_blocking(move || jpeg::encode(&frame, q))
-                    .await
-                    .map_err(|e| crate::Error::internal(format!("JPEG encoder task failed: {e}")))?
-            })
-            .await
-            .cloned()
-    }
-
-    /// The JPEG if it has been made already.
-    pub fn jpeg_if_ready(&self) -> Option<Bytes> {
-        match self.frame.data() {
-            crate::FrameData::Jpeg(b) => Some(b.clone()),
-            _ => self.jpeg.get().cloned(),
         }
     }
 

@@ -7,7 +7,7 @@ use parking_lot::RwLock;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{pump, Processor, Publisher, Stream, StreamId};
+use super::{pump, OutputKind, Processor, Publisher, Stream, StreamId};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Settings shared by all streams of a hub.
@@ -23,7 +23,7 @@ impl Default for HubConfig {
     fn default() -> Self {
         HubConfig {
             queue: 10,
-            jpeg_quality: crate::codec::jpeg::DEFAULT_QUALITY,
+            jpeg_quality: 80,
         }
     }
 }
@@ -36,6 +36,10 @@ pub struct StreamOptions {
     pub queue: Option<usize>,
     /// Processors run on every frame, in order.
     pub processors: Vec<Box<dyn Processor>>,
+    /// Hold the stream's publisher lease for as long as the returned
+    /// publisher (or a clone) lives: the source is the stream's only feeder
+    /// and pushes get 409. `false` leaves the stream open to pushers.
+    pub exclusive: bool,
 }
 
 impl StreamOptions {
@@ -45,6 +49,7 @@ impl StreamOptions {
             source: source.into(),
             queue: None,
             processors: Vec::new(),
+            exclusive: false,
         }
     }
 }
@@ -57,6 +62,7 @@ struct Entry {
 /// All streams of a server.
 pub struct Hub {
     streams: RwLock<BTreeMap<StreamId, Entry>>,
+    outputs: Arc<RwLock<Vec<OutputKind>>>,
     config: HubConfig,
     shutdown: CancellationToken,
 }
@@ -66,6 +72,7 @@ impl Hub {
     pub fn new(config: HubConfig) -> Arc<Self> {
         Arc::new(Hub {
             streams: RwLock::new(BTreeMap::new()),
+            outputs: Default::default(),
             config,
             shutdown: CancellationToken::new(),
         })
@@ -74,6 +81,20 @@ impl Hub {
     /// The hub's settings.
     pub fn config(&self) -> &HubConfig {
         &self.config
+    }
+
+    /// Register an output kind, so every stream's status lists it (with 0
+    /// viewers when none). Registering a kind twice is harmless.
+    pub fn register_output(&self, kind: OutputKind) {
+        let mut outputs = self.outputs.write();
+        if !outputs.contains(&kind) {
+            outputs.push(kind);
+        }
+    }
+
+    /// The registered output kinds, in registration order.
+    pub fn outputs(&self) -> Vec<OutputKind> {
+        self.outputs.read().clone()
     }
 
     /// Cancelled when the server shuts down; sources stop on it.
@@ -95,16 +116,21 @@ impl Hub {
             id.clone(),
             &opts.source,
             self.config.jpeg_quality,
+            self.outputs.clone(),
         ));
         let (tx, rx) = mpsc::channel(queue);
         let token = self.shutdown.child_token();
         tokio::spawn(pump::run(stream.clone(), rx, opts.processors, token));
-        let publisher = Publisher::new(stream.clone(), tx);
+        let shared = Publisher::new(stream.clone(), tx);
+        let publisher = match opts.exclusive {
+            true => shared.clone().with_lease(stream.claim(&opts.source)?),
+            false => shared.clone(),
+        };
         streams.insert(
             id,
             Entry {
                 stream,
-                publisher: publisher.clone(),
+                publisher: shared,
             },
         );
         Ok(publisher)

@@ -33,6 +33,11 @@ impl StreamId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The id as a shared string (no copy).
+    pub fn as_arc(&self) -> Arc<str> {
+        self.0.clone()
+    }
 }
 
 impl fmt::Display for StreamId {

@@ -4,6 +4,7 @@ mod bus;
 mod derived;
 mod hub;
 mod id;
+mod lease;
 mod process;
 mod publisher;
 mod pump;
@@ -11,46 +12,38 @@ mod stats;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use parking_lot::RwLock;
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::media::MetadataMessage;
 use tokio::sync::{broadcast, watch};
 
 pub use bus::{unix_us, FrameSubscriber, PublishedFrame};
 pub use hub::{Hub, HubConfig, StreamOptions};
 pub use id::StreamId;
+pub use lease::Lease;
 pub use process::{Processed, Processor};
 pub use publisher::{Publisher, TrySendError};
-pub use stats::{Protocol, StreamStats, ViewerGuard};
+pub use stats::{OutputKind, StreamStats, ViewerCounts, ViewerGuard};
 
 use crate::error::{Error, Result};
 
 /// How many metadata messages a slow viewer may fall behind before it skips.
 const METADATA_BACKLOG: usize = 256;
 
-/// Metadata for one frame, as viewers receive it (WebSocket text, DataChannel).
-#[derive(Debug, Clone, Serialize)]
-pub struct MetadataMessage {
-    /// Always `"metadata"`, so clients can tell it from other text messages.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// The stream id.
-    pub stream: StreamId,
-    /// The frame the data belongs to.
-    pub seq: u64,
-    /// That frame's presentation time in ms.
-    pub pts_ms: u64,
-    /// Producer-defined payload (boxes, labels …).
-    pub data: Value,
-}
-
-/// One stream: the bus, the metadata channel, counters and its source's name.
+/// One stream: the bus, the metadata channel, counters, its source's name
+/// and who holds its publisher lease.
 #[derive(Debug)]
 pub struct Stream {
     id: StreamId,
-    source: RwLock<String>,
+    source: String,
+    lease: lease::LeaseSlot,
+    outputs: Arc<RwLock<Vec<OutputKind>>>,
     frames: watch::Sender<Option<Arc<PublishedFrame>>>,
     metadata: broadcast::Sender<Arc<str>>,
     /// Counters for the dashboard, API and metrics.
@@ -61,10 +54,17 @@ pub struct Stream {
 }
 
 impl Stream {
-    fn new(id: StreamId, source: &str, jpeg_quality: u8) -> Self {
+    fn new(
+        id: StreamId,
+        source: &str,
+        jpeg_quality: u8,
+        outputs: Arc<RwLock<Vec<OutputKind>>>,
+    ) -> Self {
         Stream {
             id,
-            source: RwLock::new(source.to_string()),
+            source: source.to_string(),
+            lease: Default::default(),
+            outputs,
             frames: watch::channel(None).0,
             metadata: broadcast::channel(METADATA_BACKLOG).0,
             stats: StreamStats::default(),
@@ -81,7 +81,27 @@ impl Stream {
 
     /// What feeds the stream: `pattern`, `gallery:DIR`, `push` …
     pub fn source(&self) -> String {
-        self.source.read().clone()
+        self.source.clone()
+    }
+
+    /// Become the stream's one live publisher, until the lease drops;
+    /// 409 if another holds it.
+    pub fn claim(self: &Arc<Self>, who: &str) -> Result<Lease> {
+        lease::claim(self, who)
+    }
+
+    /// Who holds the stream's publisher lease, if anyone.
+    pub fn leased_by(&self) -> Option<String> {
+        self.lease.holder()
+    }
+
+    /// Ok when nobody holds the lease (so shared pushers may publish);
+    /// otherwise the 409 that names the holder.
+    pub fn check_unleased(&self) -> Result<()> {
+        match self.lease.holder() {
+            Some(holder) => Err(lease::busy(self, &holder)),
+            None => Ok(()),
+        }
     }
 
     /// Follow the stream's frames: the current one, then each newer one.
@@ -99,9 +119,14 @@ impl Stream {
         self.metadata.subscribe()
     }
 
-    /// Count a viewer over `protocol` until the guard drops.
-    pub fn viewer(self: &Arc<Self>, protocol: Protocol) -> ViewerGuard {
-        ViewerGuard::new(self.clone(), protocol)
+    /// Count a viewer of output `kind` until the guard drops.
+    pub fn viewer(self: &Arc<Self>, kind: OutputKind) -> ViewerGuard {
+        ViewerGuard::new(self.clone(), kind)
+    }
+
+    /// The JPEG quality (1-100) renditions encode this stream's frames at.
+    pub fn jpeg_quality(&self) -> u8 {
+        self.jpeg_quality
     }
 
     /// Per-stream state of an output (e.g. the WebSocket fan-out), made once
@@ -130,7 +155,7 @@ impl Stream {
     fn emit_metadata(&self, seq: u64, pts_ms: u64, data: Value) -> Result<()> {
         let msg = MetadataMessage {
             kind: "metadata",
-            stream: self.id.clone(),
+            stream: self.id.as_arc(),
             seq,
             pts_ms,
             data,
@@ -151,7 +176,6 @@ impl Stream {
     pub fn status(&self) -> StreamStatus {
         let now = Instant::now();
         let (width, height) = self.stats.size();
-        let v = |p| self.stats.viewers(p);
         StreamStatus {
             id: self.id.clone(),
             source: self.source(),
@@ -162,12 +186,7 @@ impl Stream {
             frames_dropped: self.stats.frames_dropped.load(Relaxed),
             jpeg_encodes: self.stats.jpeg_encodes.load(Relaxed),
             h264_encodes: self.stats.h264_encodes.load(Relaxed),
-            viewers: Viewers {
-                mjpeg: v(Protocol::Mjpeg),
-                ws: v(Protocol::Ws),
-                webrtc: v(Protocol::Webrtc),
-                hls: v(Protocol::Hls),
-            },
+            viewers: self.stats.viewer_counts(&self.outputs.read()),
             last_frame_age_ms: self
                 .stats
                 .last_frame_at()
@@ -175,19 +194,6 @@ impl Stream {
             latest_seq: self.latest().map(|f| f.seq),
         }
     }
-}
-
-/// Viewers per protocol.
-#[derive(Debug, Clone, Serialize)]
-pub struct Viewers {
-    /// MJPEG connections.
-    pub mjpeg: usize,
-    /// WebSocket viewers.
-    pub ws: usize,
-    /// WebRTC sessions.
-    pub webrtc: usize,
-    /// Recent distinct HLS clients.
-    pub hls: usize,
 }
 
 /// A stream's status, as `GET /api/streams/{id}` returns it.
@@ -211,8 +217,8 @@ pub struct StreamStatus {
     pub jpeg_encodes: u64,
     /// H.264 pictures encoded (one per encoded frame, whatever the viewers).
     pub h264_encodes: u64,
-    /// Viewers per protocol.
-    pub viewers: Viewers,
+    /// Viewers per output kind (`{"mjpeg": 1, "ws": 0, …}`).
+    pub viewers: ViewerCounts,
     /// Milliseconds since the last frame; `null` before any frame.
     pub last_frame_age_ms: Option<u64>,
     /// The seq of the latest frame.

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::error::Result;
-use crate::frame::Frame;
+use crate::media::Frame;
 
 /// What a processor made of one frame.
 pub struct Processed {

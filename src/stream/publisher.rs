@@ -11,9 +11,9 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::Stream;
+use super::{Lease, Stream};
 use crate::error::{Error, ErrorKind, Result};
-use crate::frame::Frame;
+use crate::media::Frame;
 
 /// A frame waiting in a stream's queue.
 pub(crate) struct Queued {
@@ -41,15 +41,28 @@ impl From<TrySendError> for Error {
 }
 
 /// Publishes frames and metadata into one stream. Cheap to clone.
+///
+/// A publisher made for an exclusive source holds the stream's [`Lease`]
+/// until it and all its clones drop.
 #[derive(Clone)]
 pub struct Publisher {
     stream: Arc<Stream>,
     tx: mpsc::Sender<Queued>,
+    _lease: Option<Arc<Lease>>,
 }
 
 impl Publisher {
     pub(crate) fn new(stream: Arc<Stream>, tx: mpsc::Sender<Queued>) -> Self {
-        Publisher { stream, tx }
+        Publisher {
+            stream,
+            tx,
+            _lease: None,
+        }
+    }
+
+    pub(crate) fn with_lease(mut self, lease: Lease) -> Self {
+        self._lease = Some(Arc::new(lease));
+        self
     }
 
     /// The stream this publisher feeds.

@@ -1,7 +1,9 @@
 //! The pump: drains a stream's queue, runs processors, publishes to the bus.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -9,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::publisher::Queued;
 use super::{Processor, PublishedFrame, Stream};
-use crate::frame::Frame;
+use crate::media::Frame;
 
 type Processors = Vec<Box<dyn Processor>>;
 
@@ -66,8 +68,7 @@ pub(crate) async fn run(
             continue;
         };
         let (seq, pts) = clock.stamp(q.pts, Instant::now());
-        let encodes = stream.stats.jpeg_encodes.clone();
-        let published = PublishedFrame::new(seq, pts, frame, stream.jpeg_quality, encodes);
+        let published = PublishedFrame::new(seq, pts, frame);
         stream.publish(Arc::new(published));
         if let Some(data) = meta {
             let _ = stream.emit_metadata(seq, pts.as_millis() as u64, data);

@@ -1,44 +1,59 @@
-//! Per-stream counters: frames in and dropped, frame rate, viewers per protocol.
+//! Per-stream counters: frames in and dropped, frame rate, and viewers per
+//! output kind (kinds are named by the outputs, not listed here).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use parking_lot::Mutex;
 use serde::Serialize;
 
-/// The ways a viewer can watch a stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    /// multipart/x-mixed-replace JPEG.
-    Mjpeg,
-    /// WebSocket, binary JPEG frames.
-    Ws,
-    /// WebRTC over WHEP.
-    Webrtc,
-    /// HLS (recent distinct clients).
-    Hls,
+/// A kind of output viewers are counted under (`"mjpeg"`, `"webrtc"` …).
+///
+/// Each output defines its own kind as a constant and the server registers
+/// it with the hub ([`super::Hub::register_output`]), so a new output needs
+/// no change here; registered kinds show with 0 viewers in a stream's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct OutputKind(&'static str);
+
+impl OutputKind {
+    /// A kind named `name` (lower case, as shown in the API and metrics).
+    pub const fn new(name: &'static str) -> Self {
+        OutputKind(name)
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        self.0
+    }
 }
 
-impl Protocol {
-    /// Every protocol, in display order.
-    pub const ALL: [Protocol; 4] = [
-        Protocol::Mjpeg,
-        Protocol::Ws,
-        Protocol::Webrtc,
-        Protocol::Hls,
-    ];
+/// Viewer counts by output kind, in the order the kinds were registered.
+/// Serialises as a JSON object `{"mjpeg": 2, "ws": 0, …}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ViewerCounts(pub Vec<(OutputKind, usize)>);
 
-    /// Lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Protocol::Mjpeg => "mjpeg",
-            Protocol::Ws => "ws",
-            Protocol::Webrtc => "webrtc",
-            Protocol::Hls => "hls",
+impl ViewerCounts {
+    /// The count for `kind` (0 when absent).
+    pub fn get(&self, kind: &str) -> usize {
+        self.0
+            .iter()
+            .find(|(k, _)| k.name() == kind)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+impl Serialize for ViewerCounts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, n) in &self.0 {
+            map.serialize_entry(k.name(), n)?;
         }
+        map.end()
     }
 }
 
@@ -60,7 +75,7 @@ pub struct StreamStats {
     pub zero_copy_sends: AtomicU64,
     width: AtomicU32,
     height: AtomicU32,
-    viewers: [AtomicUsize; 4],
+    viewers: Mutex<Vec<(OutputKind, usize)>>,
     recent: Mutex<VecDeque<Instant>>,
 }
 
@@ -114,51 +129,92 @@ impl StreamStats {
         self.recent.lock().back().copied()
     }
 
-    /// Viewers now watching over `p`.
-    pub fn viewers(&self, p: Protocol) -> usize {
-        self.viewers[p as usize].load(Relaxed)
+    /// Viewers now watching over `kind`.
+    pub fn viewers(&self, kind: OutputKind) -> usize {
+        let v = self.viewers.lock();
+        v.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n)
     }
 
-    /// Set the viewer count of a protocol whose viewers are not connections (HLS).
-    pub fn set_viewers(&self, p: Protocol, n: usize) {
-        self.viewers[p as usize].store(n, Relaxed);
+    /// Viewer counts for `kinds` (in that order), then any other kind this
+    /// stream has counted.
+    pub fn viewer_counts(&self, kinds: &[OutputKind]) -> ViewerCounts {
+        let mut out: Vec<(OutputKind, usize)> =
+            kinds.iter().map(|&k| (k, self.viewers(k))).collect();
+        for &(k, n) in self.viewers.lock().iter() {
+            if !kinds.contains(&k) {
+                out.push((k, n));
+            }
+        }
+        ViewerCounts(out)
     }
 
-    pub(crate) fn add_viewer(&self, p: Protocol) {
-        self.viewers[p as usize].fetch_add(1, Relaxed);
+    /// Set the viewer count of a kind whose viewers are not connections (HLS).
+    pub fn set_viewers(&self, kind: OutputKind, n: usize) {
+        self.update_viewers(kind, |_| n);
     }
 
-    pub(crate) fn remove_viewer(&self, p: Protocol) {
-        self.viewers[p as usize].fetch_sub(1, Relaxed);
+    fn update_viewers(&self, kind: OutputKind, f: impl FnOnce(usize) -> usize) {
+        let mut v = self.viewers.lock();
+        match v.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n = f(*n),
+            None => v.push((kind, f(0))),
+        }
+    }
+
+    pub(crate) fn add_viewer(&self, kind: OutputKind) {
+        self.update_viewers(kind, |n| n + 1);
+    }
+
+    pub(crate) fn remove_viewer(&self, kind: OutputKind) {
+        self.update_viewers(kind, |n| n.saturating_sub(1));
     }
 }
 
 /// Counts a viewer for as long as it lives.
 #[derive(Debug)]
 pub struct ViewerGuard {
-    stats: Arc<super::Stream>,
-    protocol: Protocol,
+    stream: Arc<super::Stream>,
+    kind: OutputKind,
 }
 
 impl ViewerGuard {
-    pub(crate) fn new(stream: Arc<super::Stream>, protocol: Protocol) -> Self {
-        stream.stats.add_viewer(protocol);
-        ViewerGuard {
-            stats: stream,
-            protocol,
-        }
+    pub(crate) fn new(stream: Arc<super::Stream>, kind: OutputKind) -> Self {
+        stream.stats.add_viewer(kind);
+        ViewerGuard { stream, kind }
     }
 }
 
 impl Drop for ViewerGuard {
     fn drop(&mut self) {
-        self.stats.stats.remove_viewer(self.protocol);
+        self.stream.stats.remove_viewer(self.kind);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn viewers_by_kind_in_registration_order() {
+        let (a, b, c) = (
+            OutputKind::new("a"),
+            OutputKind::new("b"),
+            OutputKind::new("c"),
+        );
+        let s = StreamStats::default();
+        s.add_viewer(c);
+        s.add_viewer(b);
+        s.add_viewer(b);
+        s.remove_viewer(c);
+        s.remove_viewer(c);
+        let counts = s.viewer_counts(&[a, b]);
+        assert_eq!(counts.0, vec![(a, 0), (b, 2), (c, 0)]);
+        assert_eq!(counts.get("b"), 2);
+        assert_eq!(
+            serde_json::to_string(&counts).unwrap(),
+            r#"{"a":0,"b":2,"c":0}"#
+        );
+    }
 
     #[test]
     fn fps_from_window() {

@@ -96,7 +96,7 @@ fn add_grain(frame: Frame, grain: u8, seed: u64) -> anyhow::Result<Frame> {
         return Ok(frame);
     }
     let (w, h) = (frame.width(), frame.height());
-    let mut px = frame.to_rgb24()?.to_vec();
+    let mut px = framecast::codec::image::rgb24(&frame)?.to_vec();
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let span = 2 * grain as u64 + 1;
     for p in px.iter_mut() {

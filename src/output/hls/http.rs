@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, Uri};
 use axum::response::Response;
@@ -18,16 +18,21 @@ use futures_util::stream;
 use super::playlist;
 use super::segmenter::{Lookup, Reload};
 use super::store::{ClientKey, HlsStream, Step};
-use super::HlsConfig;
+use super::{Hls, HlsConfig};
 use crate::error::{Error, Result};
 use crate::http::extract::{peer, Id, Query};
-use crate::http::AppState;
+use crate::stream::Hub;
 
 /// `Content-Type` of playlists.
 pub const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 
 /// Routes under `/streams/{id}/hls/`.
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Hub>: FromRef<S>,
+    Arc<Hls>: FromRef<S>,
+{
     Router::new()
         .route("/streams/{id}/hls/index.m3u8", get(playlist))
         .route("/streams/{id}/hls/{file}", get(file))
@@ -50,12 +55,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
 }
 
 fn session(
-    st: &AppState,
+    hub: &Hub,
+    hls: &Hls,
     id: &crate::stream::StreamId,
     client: ClientKey,
 ) -> Result<Arc<HlsStream>> {
-    let stream = st.hub.require(id)?;
-    Ok(st.hls.touch(&stream, client, &st.hub.shutdown_token()))
+    let stream = hub.require(id)?;
+    Ok(hls.touch(&stream, client, &hub.shutdown_token()))
 }
 
 /// Wait (bounded) for the first complete segment: never an empty playlist.
@@ -72,7 +78,8 @@ async fn first_segment(hs: &HlsStream, cfg: &HlsConfig) -> Result<()> {
 }
 
 async fn playlist(
-    State(st): State<AppState>,
+    State(hub): State<Arc<Hub>>,
+    State(hls): State<Arc<Hls>>,
     Id(id): Id,
     q: Query,
     Client(client): Client,
@@ -82,8 +89,8 @@ async fn playlist(
     if part.is_some() && msn.is_none() {
         return Err(Error::bad_request("_HLS_part needs _HLS_msn"));
     }
-    let hs = session(&st, &id, client)?;
-    let cfg = st.hls.config();
+    let hs = session(&hub, &hls, &id, client)?;
+    let cfg = hls.config();
     first_segment(&hs, cfg).await?;
     if let Some(msn) = msn {
         blocking_reload(&hs, cfg, msn, part).await?;
@@ -157,14 +164,15 @@ fn parse_name(name: &str) -> Option<File> {
 }
 
 async fn file(
-    State(st): State<AppState>,
+    State(hub): State<Arc<Hub>>,
+    State(hls): State<Arc<Hls>>,
     Id(id): Id,
     uri: Uri,
     Client(client): Client,
 ) -> Result<Response> {
     let name = uri.path().rsplit('/').next().unwrap_or_default();
-    let hs = session(&st, &id, client)?;
-    let cfg = st.hls.config();
+    let hs = session(&hub, &hls, &id, client)?;
+    let cfg = hls.config();
     let missing = || Error::not_found(format!("no HLS file {name:?} in stream {id}"));
     let file = parse_name(name).ok_or_else(missing)?;
     let block = Duration::from_millis(cfg.block_timeout_ms);

@@ -2,7 +2,7 @@
 //! memory from the shared H.264 rendition.
 //!
 //! - [`segmenter`]: sans-IO, access units in, segments and parts out;
-//! - [`fmp4`]: init segment and fragments (`mp4-atom`);
+//! - [`crate::mp4::fmp4`]: init segment and fragments (`mp4-atom`);
 //! - [`playlist`]: the media playlist text;
 //! - [`store`]: per-stream state, blocking waits, session life, viewers;
 //! - `http`: the routes under `/streams/{id}/hls/`.
@@ -11,17 +11,14 @@
 //! H.264 rendition (so the encoder runs) and ends after `idle_timeout_s`
 //! without requests, dropping its segments.
 
-pub mod fmp4;
 mod http;
 pub mod playlist;
 pub mod segmenter;
 pub mod store;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
@@ -29,7 +26,11 @@ pub use http::routes;
 use segmenter::SegmenterConfig;
 use store::{ClientKey, HlsStream, Timing};
 
-use crate::stream::{Stream, StreamId};
+use crate::rendition::h264::Renditions;
+use crate::stream::{OutputKind, Stream};
+
+/// Clients of this output are counted under `"hls"`.
+pub const KIND: OutputKind = OutputKind::new("hls");
 
 /// `[hls]` settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -94,19 +95,19 @@ impl HlsConfig {
 }
 
 /// HLS state of every stream.
+///
+/// Each stream's [`HlsStream`] lives in the stream's derived values.
 pub struct Hls {
     cfg: HlsConfig,
-    h264: Arc<super::h264::Renditions>,
-    streams: Mutex<HashMap<StreamId, Arc<HlsStream>>>,
+    h264: Arc<Renditions>,
 }
 
 impl Hls {
     /// HLS for the streams of a server.
-    pub fn new(config: &HlsConfig, h264: Arc<super::h264::Renditions>) -> Arc<Self> {
+    pub fn new(config: &HlsConfig, h264: Arc<Renditions>) -> Arc<Self> {
         Arc::new(Hls {
             cfg: config.normalized(),
             h264,
-            streams: Mutex::new(HashMap::new()),
         })
     }
 
@@ -125,34 +126,19 @@ impl Hls {
     ) -> Arc<HlsStream> {
         let hs = self.state(stream);
         if hs.touch(client) {
-            self.start(hs.clone(), shutdown.clone());
+            let feed = self.h264.get(stream).subscribe();
+            tokio::spawn(hs.clone().run(feed, shutdown.clone()));
         }
         hs
     }
 
-    /// The state of `stream`, made fresh when the stream was re-created.
+    /// The state of `stream` (a re-created stream is a new `Stream`, so it
+    /// gets fresh state).
     fn state(&self, stream: &Arc<Stream>) -> Arc<HlsStream> {
-        let mut map = self.streams.lock();
-        if let Some(hs) = map.get(stream.id()) {
-            if Arc::ptr_eq(hs.stream(), stream) {
-                return hs.clone();
-            }
-            hs.cancel();
-        }
-        map.retain(|_, hs| Arc::strong_count(hs.stream()) > 1);
         let timing = Timing {
             idle: Duration::from_secs(self.cfg.idle_timeout_s),
             viewer_window: Duration::from_secs(self.cfg.viewer_window_s),
         };
-        let hs = HlsStream::new(stream.clone(), self.cfg.segmenter(), timing);
-        map.insert(stream.id().clone(), hs.clone());
-        hs
-    }
-
-    fn start(&self, hs: Arc<HlsStream>, shutdown: CancellationToken) {
-        let feed = feed::RenditionFeed::new(&self.h264, hs.stream());
-        tokio::spawn(hs.run(feed, shutdown));
+        stream.derived(|| HlsStream::new(stream, self.cfg.segmenter(), timing))
     }
 }
-
-mod feed;

@@ -21,8 +21,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::fmp4::{self, ParamSets, Sample, TIMESCALE};
-use crate::codec::h264::AccessUnit;
+use crate::codec::h264::nal::{self, ParamSets};
+use crate::media::AccessUnit;
+use crate::mp4::fmp4::{self, Sample, TIMESCALE};
 
 /// A gap in pts larger than this is treated as a restart.
 const MAX_GAP_TICKS: u64 = 10 * TIMESCALE as u64;
@@ -269,10 +270,7 @@ impl Segmenter {
     /// Feed one access unit that arrived at `now_us`.
     pub fn push(&mut self, au: &AccessUnit, now_us: u64) -> Pushed {
         let before = self.version;
-        if !fmp4::nal_units(&au.data)
-            .iter()
-            .any(|n| matches!(fmp4::nal_type(n), 1..=5))
-        {
+        if !nal::has_picture(&au.data) {
             // No picture in it (an encoder's skipped frame): nothing to store.
             return Pushed::default();
         }
@@ -446,7 +444,7 @@ impl Segmenter {
             .unwrap_or(DEFAULT_FRAME_TICKS);
         self.pending.push(Pending {
             dts,
-            data: fmp4::sample_data(&au.data),
+            data: nal::to_length_prefixed(&au.data),
             keyframe: au.keyframe,
         });
         // The frame's publish time when the encoder passed it on, so

@@ -3,9 +3,9 @@
 //! (it runs while requests keep coming) and the recent distinct clients.
 
 use std::collections::HashMap;
-use std::future::Future;
+
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -14,19 +14,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::segmenter::{Pushed, Segmenter, SegmenterConfig};
-use crate::codec::h264::AccessUnit;
-use crate::stream::{unix_us, Protocol, Stream};
+use crate::media::AccessUnit;
+use crate::rendition::AuFeed;
+use crate::stream::{unix_us, Stream};
 
 /// A client, as far as HTTP can tell: address and User-Agent.
 pub type ClientKey = (Option<IpAddr>, u64);
-
-/// Where access units come from (the shared H.264 rendition, or a test).
-pub trait AuFeed: Send + 'static {
-    /// The next access unit; `None` when the stream has ended.
-    fn next_au(&mut self) -> impl Future<Output = Option<Arc<AccessUnit>>> + Send;
-    /// Ask the encoder to make the next picture an IDR.
-    fn request_keyframe(&mut self);
-}
 
 /// Timing of a stream's HLS session.
 #[derive(Debug, Clone, Copy)]
@@ -45,8 +38,10 @@ struct Life {
 }
 
 /// One stream's HLS state.
+///
+/// Kept in the stream's derived values, so it holds the stream weakly.
 pub struct HlsStream {
-    stream: Arc<Stream>,
+    stream: Weak<Stream>,
     seg: Mutex<Segmenter>,
     changed: watch::Sender<u64>,
     life: Mutex<Life>,
@@ -64,9 +59,9 @@ pub enum Step<T> {
 
 impl HlsStream {
     /// Fresh state for `stream`.
-    pub fn new(stream: Arc<Stream>, cfg: SegmenterConfig, timing: Timing) -> Arc<Self> {
-        Arc::new(HlsStream {
-            stream,
+    pub fn new(stream: &Arc<Stream>, cfg: SegmenterConfig, timing: Timing) -> Self {
+        HlsStream {
+            stream: Arc::downgrade(stream),
             seg: Mutex::new(Segmenter::new(cfg)),
             changed: watch::channel(0).0,
             life: Mutex::new(Life {
@@ -77,12 +72,18 @@ impl HlsStream {
             }),
             clients: Mutex::new(HashMap::new()),
             timing,
-        })
+        }
     }
 
-    /// The stream this state belongs to.
-    pub fn stream(&self) -> &Arc<Stream> {
-        &self.stream
+    /// The stream this state belongs to, while it lives.
+    pub fn stream(&self) -> Option<Arc<Stream>> {
+        self.stream.upgrade()
+    }
+
+    fn set_viewers(&self, n: usize) {
+        if let Some(stream) = self.stream.upgrade() {
+            stream.stats.set_viewers(super::KIND, n);
+        }
     }
 
     /// Read the segmenter.
@@ -150,7 +151,9 @@ impl HlsStream {
         let window = self.timing.viewer_window;
         let mut c = self.clients.lock();
         c.retain(|_, t| now.saturating_duration_since(*t) < window);
-        self.stream.stats.set_viewers(Protocol::Hls, c.len());
+        let n = c.len();
+        drop(c);
+        self.set_viewers(n);
     }
 
     /// When the session will be quiet; `None` when it is, and then it has
@@ -182,7 +185,7 @@ impl HlsStream {
         };
         self.changed.send_replace(version);
         self.clients.lock().clear();
-        self.stream.stats.set_viewers(Protocol::Hls, 0);
+        self.set_viewers(0);
     }
 
     /// Stop the feeding task now (stream gone, server shutting down).

@@ -32,19 +32,21 @@ fn au(i: u64) -> Arc<AccessUnit> {
     })
 }
 
-fn state() -> Arc<HlsStream> {
+/// A stream (kept alive by the caller: the state holds it weakly) and its HLS state.
+fn state() -> (Arc<Stream>, Arc<HlsStream>) {
     let hub = Hub::new(HubConfig::default());
     hub.create(StreamId::parse("s").unwrap(), StreamOptions::new("test"))
         .unwrap();
     let stream = hub.get(&StreamId::parse("s").unwrap()).unwrap();
-    HlsStream::new(
-        stream,
+    let hs = HlsStream::new(
+        &stream,
         SegmenterConfig::default(),
         Timing {
             idle: Duration::from_secs(30),
             viewer_window: Duration::from_secs(10),
         },
-    )
+    );
+    (stream, Arc::new(hs))
 }
 
 fn part_ready(msn: u64, i: usize) -> impl FnMut(&Segmenter) -> Step<()> {
@@ -56,7 +58,7 @@ fn part_ready(msn: u64, i: usize) -> impl FnMut(&Segmenter) -> Step<()> {
 
 #[tokio::test(start_paused = true)]
 async fn blocking_wait_returns_as_soon_as_the_part_exists() {
-    let hs = state();
+    let (_stream, hs) = state();
     for i in 0..3 {
         hs.push_at(&au(i), i);
     }
@@ -86,7 +88,7 @@ async fn blocking_wait_returns_as_soon_as_the_part_exists() {
 
 #[tokio::test(start_paused = true)]
 async fn blocking_wait_times_out_at_its_deadline() {
-    let hs = state();
+    let (_stream, hs) = state();
     let t0 = Instant::now();
     let r = hs
         .wait_for(Duration::from_secs(6), |s| match s.reload(0, None) {
@@ -114,12 +116,12 @@ impl AuFeed for ChanFeed {
 
 #[tokio::test(start_paused = true)]
 async fn session_stops_after_the_quiet_period_and_counts_viewers() {
-    let hs = state();
+    let (stream, hs) = state();
     let (tx, rx) = mpsc::channel(1000);
     let asks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     assert!(hs.touch((None, 1)));
     assert!(!hs.touch((None, 2)), "already running");
-    assert_eq!(hs.stream().stats.viewers(Protocol::Hls), 2);
+    assert_eq!(stream.stats.viewers(crate::output::hls::KIND), 2);
     let task = tokio::spawn(
         hs.clone()
             .run(ChanFeed(rx, asks.clone()), CancellationToken::new()),
@@ -140,7 +142,7 @@ async fn session_stops_after_the_quiet_period_and_counts_viewers() {
     // Viewers drop out of the count after their window; the session ends
     // after the idle period with no request.
     tokio::time::sleep(Duration::from_secs(11)).await;
-    assert_eq!(hs.stream().stats.viewers(Protocol::Hls), 0);
+    assert_eq!(stream.stats.viewers(crate::output::hls::KIND), 0);
     assert!(hs.with(|s| s.has_segment()), "still running at 11 s");
     tokio::time::timeout(Duration::from_secs(20), task)
         .await

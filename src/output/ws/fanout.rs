@@ -6,7 +6,7 @@
 //! whose socket is full keeps the rest in its outlet, and its own task sends
 //! it when there is room; it never holds up the pass.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
@@ -52,12 +52,13 @@ impl Fanout {
     }
 
     /// Add a viewer; starts the serving task if it was not running.
-    pub fn join(self: &Arc<Self>, stream: &Stream, outlet: Arc<Outlet>) -> Membership {
+    pub fn join(self: &Arc<Self>, stream: &Arc<Stream>, outlet: Arc<Outlet>) -> Membership {
         let mut m = self.members.lock();
         m.outlets.push(outlet.clone());
         if !m.running {
             m.running = true;
-            tokio::spawn(self.clone().serve(stream.subscribe()));
+            let frames = stream.subscribe();
+            tokio::spawn(self.clone().serve(Arc::downgrade(stream), frames));
         }
         Membership {
             fanout: self.clone(),
@@ -66,12 +67,16 @@ impl Fanout {
     }
 
     /// Hand every frame to every viewer until none is left.
-    async fn serve(self: Arc<Self>, mut frames: FrameSubscriber) {
+    /// Holds the stream weakly: the stream owns this fan-out.
+    async fn serve(self: Arc<Self>, stream: Weak<Stream>, mut frames: FrameSubscriber) {
         while let Some(f) = frames.next().await {
             if self.stop_if_empty() {
                 return;
             }
-            let Some(wire) = WireFrame::of(&f).await else {
+            let Some(stream) = stream.upgrade() else {
+                break;
+            };
+            let Some(wire) = WireFrame::of(&stream, &f).await else {
                 continue;
             };
             for (i, o) in self.pass_order().iter().enumerate() {
@@ -112,8 +117,8 @@ impl Fanout {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::Frame;
     use crate::stream::{Hub, HubConfig, StreamId, StreamOptions};
-    use crate::Frame;
 
     fn state(f: &Fanout) -> (usize, bool) {
         let m = f.members.lock();

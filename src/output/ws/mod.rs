@@ -23,7 +23,7 @@ mod wire;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -36,16 +36,22 @@ use tokio::time::Instant;
 
 use crate::error::Result;
 use crate::http::extract::{Id, Query};
-use crate::http::AppState;
 use crate::output::mjpeg::fps_gap;
-use crate::stream::{Protocol, Stream};
+use crate::stream::{Hub, OutputKind, Stream};
 use codec::OP_TEXT;
 use socket::{Reply, Socket};
 pub use upgrade::{accept_key, WsUpgrade};
 use wire::WireFrame;
 
+/// Viewers of this output are counted under `"ws"`.
+pub const KIND: OutputKind = OutputKind::new("ws");
+
 /// Routes: `GET /streams/{id}/ws`.
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Hub>: FromRef<S>,
+{
     Router::new().route("/streams/{id}/ws", get(ws))
 }
 
@@ -56,8 +62,8 @@ struct Options {
     gap: Option<Duration>,
 }
 
-async fn ws(State(st): State<AppState>, Id(id): Id, q: Query, up: WsUpgrade) -> Result<Response> {
-    let stream = st.hub.require(&id)?;
+async fn ws(State(hub): State<Arc<Hub>>, Id(id): Id, q: Query, up: WsUpgrade) -> Result<Response> {
+    let stream = hub.require(&id)?;
     let opts = Options {
         frameinfo: q.flag("frameinfo"),
         frames: !matches!(
@@ -66,7 +72,7 @@ async fn ws(State(st): State<AppState>, Id(id): Id, q: Query, up: WsUpgrade) -> 
         ),
         gap: fps_gap(&q)?,
     };
-    let token = st.hub.shutdown_token();
+    let token = hub.shutdown_token();
     Ok(up.on_upgrade(move |conn| async move {
         match conn.downcast::<TokioIo<TcpStream>>() {
             Ok(parts) => {
@@ -84,7 +90,7 @@ async fn ws(State(st): State<AppState>, Id(id): Id, q: Query, up: WsUpgrade) -> 
 /// A viewer on a connection that is not plain TCP: its own loop, with a
 /// whole-frame write per frame.
 async fn session(mut socket: Socket, stream: Arc<Stream>, opts: Options) {
-    let _guard = opts.frames.then(|| stream.viewer(Protocol::Ws));
+    let _guard = opts.frames.then(|| stream.viewer(KIND));
     let mut frames = stream.subscribe();
     let mut meta = stream.subscribe_metadata();
     let mut next_at: Option<Instant> = None;
@@ -99,7 +105,7 @@ async fn session(mut socket: Socket, stream: Arc<Stream>, opts: Options) {
             f = async { wait_gap.await; frames.next().await }, if opts.frames => {
                 let Some(f) = f else { break };
                 next_at = opts.gap.map(|g| Instant::now() + g);
-                let Some(w) = WireFrame::of(&f).await else { continue };
+                let Some(w) = WireFrame::of(&stream, &f).await else { continue };
                 stream.stats.bytes_out.fetch_add(w.jpeg.len() as u64, Relaxed);
                 socket.send(w.buf(opts.frameinfo)).await
             }

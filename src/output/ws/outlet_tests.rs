@@ -2,7 +2,6 @@
 //! whole and paired with their frameinfo, small messages never land inside a
 //! frame, and the viewer ends on the newest frame, by pipe and by copy.
 
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +9,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 use super::*;
-use crate::frame::{Frame, PixelFormat};
+use crate::media::{Frame, PixelFormat};
 use crate::output::ws::codec;
 use crate::stream::{Hub, HubConfig, PublishedFrame, Publisher, StreamId, StreamOptions};
 
@@ -41,9 +40,12 @@ async fn wire(seq: u64) -> Arc<WireFrame> {
         })
         .collect();
     let frame = Frame::raw(640, 480, PixelFormat::Rgb24, px).unwrap();
-    let encodes = Arc::new(AtomicU64::new(0));
-    let f = Arc::new(PublishedFrame::new(seq, Duration::ZERO, frame, 80, encodes));
-    WireFrame::of(&f).await.unwrap()
+    let f = Arc::new(PublishedFrame::new(seq, Duration::ZERO, frame));
+    let hub = Hub::new(HubConfig::default());
+    let publisher = hub.create(StreamId::parse("w").unwrap(), StreamOptions::new("test"));
+    WireFrame::of(publisher.unwrap().stream(), &f)
+        .await
+        .unwrap()
 }
 
 /// Server messages (unmasked) as `(opcode, payload)`, and the bytes left over.

@@ -9,44 +9,23 @@
 //! buffers it links, so a later write into a viewer's pipe gets a new page.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use tokio::net::TcpStream;
+
+use crate::sys;
 
 const PAGE: usize = 4096;
 
 fn new_pipe(size: usize) -> io::Result<(OwnedFd, OwnedFd, usize)> {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors; the result is checked.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: both descriptors were just returned to us and are owned by nobody else.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    let capacity = set_capacity(r.as_raw_fd(), size)?;
+    let (r, w) = sys::pipe()?;
+    let capacity = set_capacity(r.as_fd(), size)?;
     Ok((r, w, capacity))
 }
 
 /// Resize a pipe to hold at least `size` bytes; the size it got.
-fn set_capacity(fd: RawFd, size: usize) -> io::Result<usize> {
-    let want = size.max(PAGE).next_power_of_two();
-    let Ok(want) = libc::c_int::try_from(want) else {
-        return Err(io::ErrorKind::InvalidInput.into());
-    };
-    // SAFETY: fcntl on a descriptor we own.
-    let got = unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, want) };
-    if got < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(got as usize)
-}
-
-fn check(n: isize) -> io::Result<usize> {
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
+fn set_capacity(fd: BorrowedFd<'_>, size: usize) -> io::Result<usize> {
+    sys::set_pipe_size(fd, size.max(PAGE).next_power_of_two())
 }
 
 /// A frame's bytes held in a pipe that is never read, only `tee`d from.
@@ -67,10 +46,7 @@ impl FramePipe {
         for p in parts {
             let mut done = 0;
             while done < p.len() {
-                let rest = &p[done..];
-                // SAFETY: a valid buffer and length; the pipe is ours.
-                let n = unsafe { libc::write(write.as_raw_fd(), rest.as_ptr().cast(), rest.len()) };
-                done += check(n)?;
+                done += sys::write(write.as_fd(), &p[done..])?;
             }
         }
         Ok(FramePipe {
@@ -107,7 +83,7 @@ impl ViewerPipe {
         // Every page of the frame takes a slot.
         let need = frame.len.div_ceil(PAGE) * PAGE;
         if self.capacity < need {
-            self.capacity = set_capacity(self.read.as_raw_fd(), need)?;
+            self.capacity = set_capacity(self.read.as_fd(), need)?;
         }
         match self.fill(frame) {
             Ok(n) if n == frame.len => Ok(n),
@@ -117,32 +93,21 @@ impl ViewerPipe {
     }
 
     fn fill(&self, frame: &FramePipe) -> io::Result<usize> {
-        let (r, w) = (frame.read.as_raw_fd(), self.write.as_raw_fd());
-        // SAFETY: two open pipes; tee does not consume the frame pipe.
-        check(unsafe { libc::tee(r, w, frame.len, libc::SPLICE_F_NONBLOCK) })
+        // tee does not consume the frame pipe.
+        sys::tee(frame.read.as_fd(), self.write.as_fd(), frame.len)
     }
 
     /// Empty the pipe after a failed load, so it holds no partial message.
     fn drain_after(&self, e: io::Error) -> io::Error {
         let mut scratch = [0u8; PAGE];
-        loop {
-            let fd = self.read.as_raw_fd();
-            // SAFETY: a valid buffer and length; the pipe is non-blocking.
-            let n = unsafe { libc::read(fd, scratch.as_mut_ptr().cast(), scratch.len()) };
-            if n <= 0 {
-                return e;
-            }
-        }
+        while let Ok(1..) = sys::read(self.read.as_fd(), &mut scratch) {}
+        e
     }
 
     /// One non-blocking `splice` of up to `len` bytes into `tcp`: how many
     /// went, or `WouldBlock` when the socket had no room.
     pub fn splice_to(&self, tcp: &TcpStream, len: usize) -> io::Result<usize> {
-        let (from, to) = (self.read.as_raw_fd(), tcp.as_raw_fd());
-        let null = std::ptr::null_mut();
-        let flags = libc::SPLICE_F_NONBLOCK;
-        // SAFETY: open descriptors; null offsets are valid for pipes and sockets.
-        check(unsafe { libc::splice(from, null, to, null, len, flags) })
+        sys::splice(self.read.as_fd(), tcp.as_fd(), len)
     }
 }
 
@@ -200,9 +165,8 @@ mod tests {
         let e = pipe.drain_after(io::ErrorKind::WriteZero.into());
         assert_eq!(e.kind(), io::ErrorKind::WriteZero, "the error is kept");
         let mut b = [0u8; 8];
-        // SAFETY: a valid buffer; the pipe is non-blocking.
-        let n = unsafe { libc::read(pipe.read.as_raw_fd(), b.as_mut_ptr().cast(), 8) };
-        assert_eq!(n, -1, "nothing left to read");
+        let n = sys::read(pipe.read.as_fd(), &mut b);
+        assert!(n.is_err(), "nothing left to read");
     }
 
     #[test]

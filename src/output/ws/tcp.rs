@@ -17,7 +17,7 @@ use super::outlet::{Flow, Outlet};
 use super::socket::{next_event, Reply, CLOSE_TIMEOUT};
 use super::wire::WireFrame;
 use super::Options;
-use crate::stream::{Protocol, Stream};
+use crate::stream::Stream;
 
 /// Serve one viewer until it leaves, breaks the protocol or the server stops.
 /// `reader` holds any bytes read past the handshake.
@@ -29,7 +29,7 @@ pub async fn session(
     token: CancellationToken,
 ) {
     // A metadata-only socket is not a viewer of the picture.
-    let _guard = opts.frames.then(|| stream.viewer(Protocol::Ws));
+    let _guard = opts.frames.then(|| stream.viewer(super::KIND));
     let outlet = Arc::new(Outlet::new(tcp, stream.clone(), opts.frameinfo, opts.gap));
     let mut meta = stream.subscribe_metadata();
     let _member = opts
@@ -37,7 +37,7 @@ pub async fn session(
         .then(|| Fanout::of(&stream).join(&stream, outlet.clone()));
     // The current frame at once: the fan-out sends only newer ones.
     if let Some(f) = stream.latest().filter(|_| opts.frames) {
-        if let Some(w) = WireFrame::of(&f).await {
+        if let Some(w) = WireFrame::of(&stream, &f).await {
             outlet.offer(&w);
         }
     }

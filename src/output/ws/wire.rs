@@ -8,7 +8,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use serde_json::json;
 
 use super::codec::{self, OP_BINARY, OP_TEXT};
-use crate::stream::PublishedFrame;
+use crate::stream::{PublishedFrame, Stream};
 
 /// One frame's messages.
 #[derive(Debug)]
@@ -31,8 +31,11 @@ pub struct WireFrame {
 impl WireFrame {
     /// The wire form of `f`, built by the first viewer to ask and shared;
     /// `None` when the frame could not be encoded.
-    pub async fn of(f: &std::sync::Arc<PublishedFrame>) -> Option<std::sync::Arc<WireFrame>> {
-        let jpeg = f.jpeg().await.ok()?;
+    pub async fn of(
+        stream: &Stream,
+        f: &std::sync::Arc<PublishedFrame>,
+    ) -> Option<std::sync::Arc<WireFrame>> {
+        let jpeg = crate::rendition::jpeg::jpeg(stream, f).await.ok()?;
         Some(f.derived(|| WireFrame::build(f, jpeg)))
     }
 

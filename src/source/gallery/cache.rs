@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::playlist::FileKey;
-use crate::frame::{Frame, FrameData};
+use crate::media::{Frame, FrameData};
 
 /// Prepared frames by file key.
 #[derive(Debug)]

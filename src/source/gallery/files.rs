@@ -8,7 +8,7 @@ use super::playlist::{Entry, FileKey};
 use crate::codec::image::{load_frame, Prepared};
 use crate::codec::jpeg;
 use crate::error::{Error, ErrorKind, Result};
-use crate::frame::Frame;
+use crate::media::Frame;
 
 /// JPEG quality for letterboxed pictures, encoded once and cached.
 pub(crate) const CACHE_QUALITY: u8 = 90;
@@ -67,6 +67,6 @@ pub(crate) fn load_file(path: &Path, target: (u32, u32), max_pixels: usize) -> R
     }
     match load_frame(data.into(), target, max_pixels)? {
         Prepared::PassThrough(frame) => Ok(frame),
-        Prepared::Converted(frame) => Frame::jpeg(jpeg::encode(&frame, CACHE_QUALITY)?),
+        Prepared::Converted(frame) => jpeg::frame(jpeg::encode(&frame, CACHE_QUALITY)?),
     }
 }

@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::codec::image::{DEFAULT_MAX_PIXELS, DEFAULT_TARGET};
 use crate::error::{Error, Result};
-use crate::frame::MAX_DIMENSION;
+use crate::media::MAX_DIMENSION;
 use crate::stream::Publisher;
 
 /// Settings of a gallery stream; the `[stream.gallery]` section of the TOML

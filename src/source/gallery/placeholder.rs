@@ -3,7 +3,7 @@
 //! folder path, drawn with the built-in bitmap font.
 
 use crate::codec::image::RgbImage;
-use crate::source::glyphs::{glyph, ADVANCE, GLYPH};
+use crate::media::glyphs::{glyph, ADVANCE, GLYPH};
 
 const BACKGROUND: [u8; 3] = [22, 26, 34];
 const TITLE: [u8; 3] = [240, 240, 240];

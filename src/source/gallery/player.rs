@@ -13,7 +13,7 @@ use super::playlist::{Entry, Playlist, Step};
 use super::GalleryConfig;
 use crate::codec::jpeg;
 use crate::error::{ErrorKind, Result};
-use crate::frame::Frame;
+use crate::media::Frame;
 
 /// What the folder looked like at the last listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -176,5 +176,5 @@ impl Player {
 
 fn make_card(size: (u32, u32), title: &str, lines: &[&str]) -> Result<Frame> {
     let img = placeholder::draw(size.0, size.1, title, lines);
-    Frame::jpeg(jpeg::encode(&img.into_frame()?, CACHE_QUALITY)?)
+    jpeg::frame(jpeg::encode(&img.into_frame()?, CACHE_QUALITY)?)
 }

@@ -1,6 +1,6 @@
 //! H.264 encoding with openh264: one encoder per stream, shared by WebRTC and HLS.
 //!
-//! [`H264Encoder`] turns frames of any [`crate::PixelFormat`] (or JPEG) into
+//! [`H264Encoder`] turns frames of any [`crate::media::PixelFormat`] (or JPEG) into
 //! constrained-baseline [`AccessUnit`]s in Annex B form. Every IDR carries
 //! its SPS and PPS, so any keyframe is a place a new viewer can start.
 //! Keyframes come every `keyframe_interval` of *frame time* (pts), and on
@@ -14,29 +14,11 @@ use openh264::encoder::{
 };
 use openh264::formats::YUVSlices;
 use openh264::OpenH264API;
-use yuv::{BufferStoreMut, YuvConversionMode, YuvPlanarImageMut, YuvRange, YuvStandardMatrix};
 
+use super::nal::{nal_types, nal_units};
 use crate::error::{Error, Result};
-use crate::frame::{Frame, FrameData, PixelFormat};
-
-/// One encoded picture in Annex B form (start codes, SPS/PPS before each IDR).
-#[derive(Debug, Clone)]
-pub struct AccessUnit {
-    /// Annex B bytestream of every NAL unit of this picture.
-    pub data: Bytes,
-    /// True for an IDR picture (a place a decoder can start).
-    pub keyframe: bool,
-    /// Presentation time since the stream started.
-    pub pts: Duration,
-    /// The `seq` of the frame this picture was made from.
-    pub seq: u64,
-    /// Picture width in pixels.
-    pub width: u32,
-    /// Picture height in pixels.
-    pub height: u32,
-    /// When the source frame was published (µs since the Unix epoch), for latency.
-    pub published_unix_us: u64,
-}
+use crate::media::colour::{copy_i420, packed_to_i420};
+use crate::media::{AccessUnit, Frame, FrameData, PixelFormat};
 
 /// What the encoder is asked to do.
 #[derive(Debug, Clone, Copy)]
@@ -278,111 +260,10 @@ fn to_i420(frame: &Frame, w: u32, h: u32, out: &mut Vec<u8>) -> Result<()> {
             packed_to_i420(*format, data, (src_w * bpp) as u32, w, h, out)
         }
         _ => {
-            let rgb = crate::codec::guard("JPEG", || frame.to_rgb24())?;
+            let rgb = crate::codec::guard("JPEG", || crate::codec::image::rgb24(frame))?;
             packed_to_i420(PixelFormat::Rgb24, &rgb, (src_w * 3) as u32, w, h, out)
         }
     }
-}
-
-fn packed_to_i420(
-    format: PixelFormat,
-    data: &[u8],
-    stride: u32,
-    w: u32,
-    h: u32,
-    out: &mut [u8],
-) -> Result<()> {
-    let (wu, hu) = (w as usize, h as usize);
-    let data = data
-        .get(..stride as usize * hu)
-        .ok_or_else(|| Error::bad_request("H.264: frame data is shorter than its size"))?;
-    let (y, uv) = out.split_at_mut(wu * hu);
-    let (u, v) = uv.split_at_mut(wu * hu / 4);
-    let mut img = YuvPlanarImageMut {
-        y_plane: BufferStoreMut::Borrowed(y),
-        y_stride: w,
-        u_plane: BufferStoreMut::Borrowed(u),
-        u_stride: w / 2,
-        v_plane: BufferStoreMut::Borrowed(v),
-        v_stride: w / 2,
-        width: w,
-        height: h,
-    };
-    let (range, matrix, mode) = (
-        YuvRange::Limited,
-        YuvStandardMatrix::Bt601,
-        YuvConversionMode::Balanced,
-    );
-    let r = match format {
-        PixelFormat::Rgb24 => yuv::rgb_to_yuv420(&mut img, data, stride, range, matrix, mode),
-        PixelFormat::Bgr24 => yuv::bgr_to_yuv420(&mut img, data, stride, range, matrix, mode),
-        PixelFormat::Rgba => yuv::rgba_to_yuv420(&mut img, data, stride, range, matrix, mode),
-        other => {
-            return Err(Error::internal(format!(
-                "H.264: no packed conversion for {}",
-                other.name()
-            )))
-        }
-    };
-    r.map_err(|e| Error::bad_request(format!("H.264: colour conversion failed: {e}")))
-}
-
-/// Copy (and crop to even size) an I420 picture of `sw`x`sh` into `out`.
-fn copy_i420(data: &[u8], sw: usize, sh: usize, w: usize, h: usize, out: &mut [u8]) {
-    let (scw, sch) = (sw.div_ceil(2), sh.div_ceil(2));
-    let (sy, rest) = data.split_at((sw * sh).min(data.len()));
-    let (su, sv) = rest.split_at((scw * sch).min(rest.len()));
-    let (y, uv) = out.split_at_mut(w * h);
-    let (u, v) = uv.split_at_mut(w * h / 4);
-    let rows = |dst: &mut [u8], src: &[u8], dw: usize, sstride: usize, n: usize| {
-        for r in 0..n {
-            if let (Some(d), Some(s)) = (
-                dst.get_mut(r * dw..(r + 1) * dw),
-                src.get(r * sstride..r * sstride + dw),
-            ) {
-                d.copy_from_slice(s);
-            }
-        }
-    };
-    rows(y, sy, w, sw, h);
-    rows(u, su, w / 2, scw, h / 2);
-    rows(v, sv, w / 2, scw, h / 2);
-}
-
-/// The NAL units of an Annex B bytestream (without start codes).
-pub fn nal_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut starts = Vec::new();
-    let mut i = 0;
-    while i + 3 <= data.len() {
-        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
-            starts.push(i + 3);
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    let ends: Vec<usize> = starts
-        .iter()
-        .skip(1)
-        .map(|&s| {
-            let mut e = s - 3;
-            while e > 0 && data[e - 1] == 0 {
-                e -= 1;
-            }
-            e
-        })
-        .chain(std::iter::once(data.len()))
-        .collect();
-    starts
-        .into_iter()
-        .zip(ends)
-        .filter(|(s, e)| s < e)
-        .map(move |(s, e)| &data[s..e])
-}
-
-/// The NAL unit types (low 5 bits of the header byte) in an Annex B bytestream.
-pub fn nal_types(data: &[u8]) -> impl Iterator<Item = u8> + '_ {
-    nal_units(data).filter_map(|n| n.first().map(|b| b & 0x1f))
 }
 
 #[cfg(test)]

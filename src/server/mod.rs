@@ -1,4 +1,16 @@
-//! The server: a hub of streams, their sources, and the HTTP listener.
+//! The composition root: a hub of streams, their sources, the application
+//! state and the router, and the HTTP listener. Everything else is a part
+//! this module puts together; nothing below imports it.
+
+pub mod api;
+pub mod config;
+pub mod metrics;
+pub mod pages;
+mod router;
+mod state;
+
+pub use router::{app, register_outputs, OUTPUT_KINDS};
+pub use state::AppState;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,11 +20,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::serve::{serve, Tuning};
-use crate::http::{app, AppState};
 use crate::stream::{Hub, HubConfig, Publisher, StreamId, StreamOptions};
+use config::Config;
 
 /// How long open connections get to finish after shutdown is asked for.
 const GRACE: Duration = Duration::from_secs(5);
@@ -33,8 +44,9 @@ impl Server {
             queue: config.queue,
             jpeg_quality: config.jpeg_quality,
         });
+        register_outputs(&hub);
         for s in &config.streams {
-            crate::source::start(&hub, s)?;
+            crate::source::start(&hub, &s.id, s.queue, &s.source)?;
         }
         Ok(Server {
             hub,
@@ -118,47 +130,4 @@ impl Running {
     }
 }
 
-/// Raise this process's soft limit on open files to its hard limit, as Go
-/// programs (go2rtc, MediaMTX) do at start-up: each WebSocket viewer holds a
-/// socket and a pipe, and the usual soft limit of 1024 would refuse
-/// connections long before the machine runs out. Returns the limit now.
-#[cfg(unix)]
-#[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every unix
-pub fn raise_open_file_limit() -> std::io::Result<u64> {
-    let mut lim = open_file_limit()?;
-    if lim.rlim_cur < lim.rlim_max {
-        lim.rlim_cur = lim.rlim_max;
-        // SAFETY: a valid rlimit no higher than the hard limit.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(lim.rlim_cur as u64)
-}
-
-/// The soft and hard limits on open files.
-#[cfg(unix)]
-fn open_file_limit() -> std::io::Result<libc::rlimit> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `lim` is a valid rlimit to fill in.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(lim)
-}
-
-#[cfg(all(test, unix))]
-mod tests {
-    #[test]
-    fn open_file_limit_reaches_the_hard_limit() {
-        let now = super::raise_open_file_limit().unwrap();
-        let lim = super::open_file_limit().unwrap();
-        assert_eq!(lim.rlim_cur, lim.rlim_max, "soft = hard");
-        #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every unix
-        let soft = lim.rlim_cur as u64;
-        assert_eq!(now, soft);
-    }
-}
+pub use crate::sys::raise_open_file_limit;

@@ -1,9 +1,11 @@
-//! Fragmented MP4 for HLS: the init segment (ftyp + moov with avcC) and
-//! media fragments (moof + mdat), built with `mp4-atom`.
+//! Fragmented MP4 writing: the init segment (ftyp + moov with avcC) and
+//! media fragments (moof + mdat), built with `mp4-atom`. HLS serves them;
+//! recording will write them to files.
 //!
 //! H.264 arrives in Annex B form (start codes); MP4 samples hold the same
-//! NAL units with 4-byte big-endian length prefixes instead. Parameter sets
-//! and access unit delimiters are kept out of the samples: they live in the
+//! NAL units with 4-byte big-endian length prefixes instead
+//! ([`crate::codec::h264::nal::to_length_prefixed`]). Parameter sets and
+//! access unit delimiters are kept out of the samples: they live in the
 //! init segment's avcC (sample entry `avc1`).
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -12,6 +14,7 @@ use mp4_atom::{
     Stbl, Stco, Stsd, Tfdt, Tfhd, Tkhd, Traf, Trak, Trex, Trun, TrunEntry, Url, Visual, Vmhd,
 };
 
+use crate::codec::h264::nal::ParamSets;
 use crate::error::{Error, Result};
 
 /// Media timescale: 90 kHz, as for RTP video.
@@ -24,94 +27,6 @@ const TRACK_ID: u32 = 1;
 const FLAGS_SYNC: u32 = 0x0200_0000;
 /// Sample flags of a non-sync sample (depends on others, is_non_sync).
 const FLAGS_NON_SYNC: u32 = 0x0101_0000;
-
-/// NAL unit types that matter here.
-pub mod nal {
-    /// Coded slice of an IDR picture.
-    pub const IDR: u8 = 5;
-    /// Sequence parameter set.
-    pub const SPS: u8 = 7;
-    /// Picture parameter set.
-    pub const PPS: u8 = 8;
-    /// Access unit delimiter.
-    pub const AUD: u8 = 9;
-}
-
-/// The NAL units of an Annex B bytestream, without their start codes.
-pub fn nal_units(data: &[u8]) -> Vec<&[u8]> {
-    let mut starts = Vec::new();
-    let mut i = 0;
-    while i + 3 <= data.len() {
-        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
-            starts.push((i, i + 3));
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    let mut out = Vec::with_capacity(starts.len());
-    for (k, &(_, begin)) in starts.iter().enumerate() {
-        let end = starts.get(k + 1).map_or(data.len(), |&(sc, _)| sc);
-        let mut nal = &data[begin..end];
-        while let [rest @ .., 0] = nal {
-            nal = rest;
-        }
-        if !nal.is_empty() {
-            out.push(nal);
-        }
-    }
-    out
-}
-
-/// The type of a NAL unit (its low five bits).
-pub fn nal_type(nal: &[u8]) -> u8 {
-    nal.first().map_or(0, |b| b & 0x1f)
-}
-
-/// The SPS and PPS an H.264 stream was encoded with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamSets {
-    /// Sequence parameter set NAL unit.
-    pub sps: Vec<u8>,
-    /// Picture parameter set NAL unit.
-    pub pps: Vec<u8>,
-}
-
-impl ParamSets {
-    /// The first SPS and PPS found in an access unit, if it has both.
-    pub fn find(annex_b: &[u8]) -> Option<ParamSets> {
-        let nals = nal_units(annex_b);
-        let sps = nals.iter().find(|n| nal_type(n) == nal::SPS)?;
-        let pps = nals.iter().find(|n| nal_type(n) == nal::PPS)?;
-        Some(ParamSets {
-            sps: sps.to_vec(),
-            pps: pps.to_vec(),
-        })
-    }
-
-    /// The RFC 6381 codec string, e.g. `avc1.42c01f`.
-    pub fn codec(&self) -> String {
-        match self.sps.get(1..4) {
-            Some(p) => format!("avc1.{:02x}{:02x}{:02x}", p[0], p[1], p[2]),
-            None => "avc1.42c01f".to_string(),
-        }
-    }
-}
-
-/// An access unit as an MP4 sample: length-prefixed NAL units, no SPS/PPS/AUD.
-pub fn sample_data(annex_b: &[u8]) -> Bytes {
-    let nals: Vec<&[u8]> = nal_units(annex_b)
-        .into_iter()
-        .filter(|n| !matches!(nal_type(n), nal::SPS | nal::PPS | nal::AUD))
-        .collect();
-    let len: usize = nals.iter().map(|n| n.len() + 4).sum();
-    let mut out = BytesMut::with_capacity(len);
-    for n in nals {
-        out.put_u32(n.len() as u32);
-        out.put_slice(n);
-    }
-    out.freeze()
-}
 
 fn mp4_err(what: &str, e: mp4_atom::Error) -> Error {
     Error::internal(format!("fMP4 {what}: {e}"))
@@ -212,7 +127,7 @@ pub fn init_segment(params: &ParamSets, width: u32, height: u32) -> Result<Bytes
 /// One sample of a fragment.
 #[derive(Debug, Clone)]
 pub struct Sample {
-    /// Length-prefixed NAL units (see [`sample_data`]).
+    /// Length-prefixed NAL units (see [`crate::codec::h264::nal::to_length_prefixed`]).
     pub data: Bytes,
     /// Duration in [`TIMESCALE`] ticks.
     pub duration: u32,
@@ -280,30 +195,6 @@ pub fn fragment(sequence: u32, base_decode_time: u64, samples: &[Sample]) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn splits_annex_b_with_three_and_four_byte_start_codes() {
-        let data = [
-            0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 0, 1, 0x65, 4, 5,
-        ];
-        let nals = nal_units(&data);
-        assert_eq!(
-            nals,
-            vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 4, 5][..]]
-        );
-        assert!(nal_units(&[1, 2, 3]).is_empty());
-        assert!(nal_units(&[]).is_empty());
-    }
-
-    #[test]
-    fn samples_are_length_prefixed_without_parameter_sets() {
-        let data = [0, 0, 0, 1, 0x67, 1, 0, 0, 1, 0x68, 3, 0, 0, 1, 0x65, 4, 5];
-        let s = sample_data(&data);
-        assert_eq!(&s[..], &[0, 0, 0, 3, 0x65, 4, 5]);
-        let p = ParamSets::find(&data).unwrap();
-        assert_eq!(p.sps, vec![0x67, 1]);
-        assert_eq!(p.pps, vec![0x68, 3]);
-    }
 
     #[test]
     fn fragment_data_offset_points_at_the_first_sample() {

@@ -121,11 +121,9 @@ impl Frame {
         })
     }
 
-    /// A JPEG frame; reads the size from the headers and checks the file is
-    /// complete (starts with SOI, ends with EOI). Does not decode the pixels.
-    pub fn jpeg(data: impl Into<Bytes>) -> Result<Self> {
-        let data = data.into();
-        let (width, height) = crate::codec::jpeg::probe(&data)?;
+    /// A JPEG frame of a size already read from its headers; use
+    /// [`crate::codec::jpeg::frame`] to probe and check the bytes first.
+    pub fn from_jpeg_parts(width: u32, height: u32, data: Bytes) -> Result<Self> {
         check_dimensions(width, height)?;
         Ok(Frame {
             width,
@@ -164,56 +162,19 @@ impl Frame {
         matches!(self.data, FrameData::Jpeg(_))
     }
 
-    /// The frame as packed RGB24, converting or decoding as needed.
-    pub fn to_rgb24(&self) -> Result<Bytes> {
-        let (w, h) = (self.width as usize, self.height as usize);
+    /// Raw pixels as packed RGB24, converted as needed; `None` for a JPEG
+    /// frame, which needs a decoder ([`crate::codec::image::rgb24`]).
+    pub fn raw_to_rgb24(&self) -> Option<Bytes> {
         match &self.data {
-            FrameData::Raw { format, data } => Ok(match format {
-                PixelFormat::Rgb24 => data.clone(),
-                PixelFormat::Bgr24 => data
-                    .chunks_exact(3)
-                    .flat_map(|p| [p[2], p[1], p[0]])
-                    .collect::<Vec<_>>()
-                    .into(),
-                PixelFormat::Rgba => data
-                    .chunks_exact(4)
-                    .flat_map(|p| [p[0], p[1], p[2]])
-                    .collect::<Vec<_>>()
-                    .into(),
-                PixelFormat::Gray8 => data
-                    .iter()
-                    .flat_map(|&g| [g, g, g])
-                    .collect::<Vec<_>>()
-                    .into(),
-                PixelFormat::I420 => i420_to_rgb(data, w, h).into(),
-            }),
-            FrameData::Jpeg(jpeg) => {
-                let (rgb, _, _) = crate::codec::jpeg::decode_rgb(jpeg, usize::MAX)?;
-                Ok(rgb.into())
-            }
+            FrameData::Raw { format, data } => Some(super::colour::to_rgb24(
+                *format,
+                data,
+                self.width as usize,
+                self.height as usize,
+            )),
+            FrameData::Jpeg(_) => None,
         }
     }
-}
-
-/// BT.601 limited-range I420 to packed RGB24 (a plain loop; the hot paths
-/// go the other way, RGB to YUV, through the `yuv` crate).
-fn i420_to_rgb(data: &[u8], w: usize, h: usize) -> Vec<u8> {
-    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-    let (y, rest) = data.split_at(w * h);
-    let (u, v) = rest.split_at(cw * ch);
-    let mut out = Vec::with_capacity(w * h * 3);
-    for row in 0..h {
-        for col in 0..w {
-            let c = (row / 2) * cw + col / 2;
-            let yy = (y[row * w + col] as i32 - 16) * 298;
-            let (uu, vv) = (u[c] as i32 - 128, v[c] as i32 - 128);
-            let clamp = |x: i32| ((x + 128) >> 8).clamp(0, 255) as u8;
-            out.push(clamp(yy + 409 * vv));
-            out.push(clamp(yy - 100 * uu - 208 * vv));
-            out.push(clamp(yy + 516 * uu));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -232,17 +193,13 @@ mod tests {
     #[test]
     fn conversions_to_rgb() {
         let bgr = Frame::raw(1, 1, PixelFormat::Bgr24, vec![1, 2, 3]).unwrap();
-        assert_eq!(&bgr.to_rgb24().unwrap()[..], &[3, 2, 1]);
+        assert_eq!(&bgr.raw_to_rgb24().unwrap()[..], &[3, 2, 1]);
         let gray = Frame::raw(1, 1, PixelFormat::Gray8, vec![7]).unwrap();
-        assert_eq!(&gray.to_rgb24().unwrap()[..], &[7, 7, 7]);
+        assert_eq!(&gray.raw_to_rgb24().unwrap()[..], &[7, 7, 7]);
         // Y=235,U=V=128 is white in limited range.
         let i420 = Frame::raw(2, 2, PixelFormat::I420, vec![235, 235, 235, 235, 128, 128]).unwrap();
-        assert!(i420.to_rgb24().unwrap().iter().all(|&c| c >= 254));
-    }
-
-    #[test]
-    fn garbage_is_not_a_jpeg() {
-        assert!(Frame::jpeg(&b"hello"[..]).is_err());
-        assert!(Frame::jpeg(Bytes::new()).is_err());
+        assert!(i420.raw_to_rgb24().unwrap().iter().all(|&c| c >= 254));
+        let jpeg = Frame::from_jpeg_parts(1, 1, Bytes::new()).unwrap();
+        assert!(jpeg.raw_to_rgb24().is_none());
     }
 }

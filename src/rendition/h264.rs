@@ -7,17 +7,21 @@
 //! pace: it starts at a keyframe, and if it falls behind by more than the
 //! ring (or [`MAX_BEHIND`]) it jumps to a newer keyframe instead of queueing.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use parking_lot::Mutex;
 use serde::Deserialize;
 use tokio::sync::{watch, Notify};
 
-use crate::codec::h264::{AccessUnit, EncoderSettings, FrameRef, H264Encoder};
-use crate::stream::{FrameSubscriber, Hub, Stream, StreamId};
+use super::AuFeed;
+use crate::codec::h264::{EncoderSettings, FrameRef, H264Encoder};
+use crate::media::AccessUnit;
+use crate::stream::{FrameSubscriber, Hub, Stream};
 
 /// Access units kept for subscribers that are a little behind.
 const RING: usize = 90;
@@ -60,49 +64,30 @@ impl H264Config {
     }
 }
 
-/// Every stream's H.264 rendition.
+/// Makes and finds every stream's H.264 rendition, with one set of
+/// encoder settings. Each rendition lives in its stream's derived values.
 pub struct Renditions {
-    _hub: Arc<Hub>,
+    hub: Arc<Hub>,
     settings: EncoderSettings,
-    map: Mutex<HashMap<StreamId, Arc<Rendition>>>,
 }
 
 impl Renditions {
     /// The hub whose streams these are.
     pub fn hub(&self) -> &Arc<Hub> {
-        &self._hub
+        &self.hub
     }
 
     /// Renditions for the streams of `hub`, made on demand.
     pub fn new(hub: Arc<Hub>, config: &H264Config) -> Arc<Self> {
         Arc::new(Renditions {
-            _hub: hub,
+            hub,
             settings: config.settings(),
-            map: Mutex::new(HashMap::new()),
         })
     }
 
     /// The rendition of `stream` (created on first use; idle until subscribed).
     pub fn get(&self, stream: &Arc<Stream>) -> Arc<Rendition> {
-        let mut map = self.map.lock();
-        map.retain(|_, r| r.stream.strong_count() > 0);
-        if let Some(r) = map.get(stream.id()) {
-            if r.stream.upgrade().is_some_and(|s| Arc::ptr_eq(&s, stream)) {
-                return r.clone();
-            }
-        }
-        let r = Arc::new(Rendition::new(stream, self.settings));
-        map.insert(stream.id().clone(), r.clone());
-        r
-    }
-
-    /// Encodes done so far, per stream (for metrics).
-    pub fn encode_counts(&self) -> Vec<(StreamId, u64)> {
-        self.map
-            .lock()
-            .iter()
-            .map(|(id, r)| (id.clone(), r.encodes()))
-            .collect()
+        stream.derived(|| Rendition::new(stream, self.settings))
     }
 }
 
@@ -388,6 +373,16 @@ impl H264Subscriber {
     }
 }
 
+impl AuFeed for H264Subscriber {
+    async fn next_au(&mut self) -> Option<Arc<AccessUnit>> {
+        self.next().await
+    }
+
+    fn request_keyframe(&mut self) {
+        H264Subscriber::request_keyframe(self);
+    }
+}
+
 impl Drop for H264Subscriber {
     fn drop(&mut self) {
         self.rendition.unsubscribe();
@@ -397,8 +392,8 @@ impl Drop for H264Subscriber {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::Frame;
-    use crate::stream::{HubConfig, StreamOptions};
+    use crate::media::Frame;
+    use crate::stream::{HubConfig, StreamId, StreamOptions};
 
     fn hub() -> Arc<Hub> {
         Hub::new(HubConfig {

@@ -11,7 +11,7 @@
 //!
 //! [[stream]]
 //! id = "demo"
-//! source = "pattern"           # "pattern" | "gallery" | "push"
+//! source = "pattern"           # "pattern" | "gallery" | "push"  (see `SourceConfig`)
 //! [stream.pattern]
 //! width = 1280
 //! height = 720
@@ -24,7 +24,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::source::pattern::PatternConfig;
+use crate::source::push::PushConfig;
+use crate::source::SourceConfig;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -50,7 +51,7 @@ pub struct Config {
     /// WebRTC transport.
     pub webrtc: crate::rtc::RtcConfig,
     /// The shared H.264 encoder.
-    pub h264: crate::output::h264::H264Config,
+    pub h264: crate::rendition::h264::H264Config,
     /// HLS output.
     pub hls: crate::output::hls::HlsConfig,
     /// Streams to create at start-up.
@@ -87,66 +88,19 @@ impl Default for Config {
     }
 }
 
-/// Who may create a stream by pushing to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AllowCreate {
-    /// Only clients on a loopback address (the default).
-    Localhost,
-    /// Anyone who can reach the server.
-    Always,
-    /// Nobody: streams must be configured.
-    Never,
-}
-
-/// Publishing over HTTP and WebSocket.
+/// One `[[stream]]` table: an id, a queue length, and what feeds it.
+///
+/// What feeds it is `source = "…"` plus that source's own table
+/// (`[stream.pattern]`, `[stream.gallery]` …), read as [`SourceConfig`].
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PushConfig {
-    /// Whether pushing to an unknown stream creates it.
-    pub allow_create: AllowCreate,
-    /// The largest frame body accepted, in bytes (413 above).
-    pub max_frame_bytes: usize,
-    /// The largest image decoded from PNG/JPEG, in pixels.
-    pub max_pixels: usize,
-}
-
-impl Default for PushConfig {
-    fn default() -> Self {
-        PushConfig {
-            allow_create: AllowCreate::Localhost,
-            max_frame_bytes: 32 << 20,
-            max_pixels: 64_000_000,
-        }
-    }
-}
-
-/// What feeds a configured stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SourceKind {
-    /// The moving test pattern.
-    Pattern,
-    /// A folder of photos.
-    Gallery,
-    /// Frames pushed by clients (the stream just exists, waiting).
-    Push,
-}
-
-/// One `[[stream]]` table.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct StreamConfig {
     /// The stream id (`[A-Za-z0-9_-]{1,64}`).
     pub id: String,
-    /// What feeds it.
-    pub source: SourceKind,
     /// Queue length for this stream (frames).
     pub queue: Option<usize>,
-    /// Settings when `source = "pattern"`.
-    pub pattern: Option<PatternConfig>,
-    /// Settings when `source = "gallery"`.
-    pub gallery: Option<crate::source::gallery::GalleryConfig>,
+    /// What feeds it, with its settings.
+    #[serde(flatten)]
+    pub source: SourceConfig,
 }
 
 impl Config {
@@ -176,12 +130,9 @@ impl Config {
                     s.id
                 )));
             }
-            if s.source == SourceKind::Gallery && s.gallery.is_none() {
-                return Err(Error::bad_request(format!(
-                    "stream {:?} has source = \"gallery\" but no [stream.gallery] table with a dir",
-                    s.id
-                )));
-            }
+            s.source
+                .validate()
+                .map_err(|e| e.context(format!("stream {:?}", s.id)))?;
         }
         if !(1..=100).contains(&self.jpeg_quality) {
             return Err(Error::bad_request("jpeg_quality must be between 1 and 100"));
@@ -194,11 +145,28 @@ fn describe(text: &str, e: &toml::de::Error) -> String {
     let msg = e.message().trim();
     match e.span() {
         Some(span) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let at = key_position(text, span.start, msg).unwrap_or(span.start);
+            let line = text[..at.min(text.len())].matches('\n').count() + 1;
             format!("config error at line {line}: {msg}")
         }
         None => format!("config error: {msg}"),
     }
+}
+
+/// Where the unknown key that `msg` names is, at or after `from`: errors
+/// inside a `[[stream]]` point at the table's header (serde reads the
+/// source's keys through a buffer that loses their place), so look for it.
+fn key_position(text: &str, from: usize, msg: &str) -> Option<usize> {
+    let key = msg.strip_prefix("unknown field `")?.split('`').next()?;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let rest = line.trim_start().strip_prefix(key);
+        if offset >= from && rest.is_some_and(|r| r.trim_start().starts_with('=')) {
+            return Some(offset);
+        }
+        offset += line.len();
+    }
+    None
 }
 
 #[cfg(test)]
@@ -209,7 +177,10 @@ mod tests {
     fn defaults_listen_on_loopback() {
         let c = Config::from_toml("").unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(c.push.allow_create, AllowCreate::Localhost);
+        assert_eq!(
+            c.push.allow_create,
+            crate::source::push::AllowCreate::Localhost
+        );
     }
 
     #[test]
@@ -231,10 +202,11 @@ mod tests {
         let bad = "[[stream]]\nid = \"a b\"\nsource = \"push\"\n";
         assert!(Config::from_toml(bad).is_err());
         let gal = "[[stream]]\nid = \"g\"\nsource = \"gallery\"\n[stream.gallery]\ndir = \"/photos\"\ninterval_ms = 500\n";
-        let g = Config::from_toml(gal).unwrap().streams[0]
-            .gallery
-            .clone()
-            .unwrap();
+        let SourceConfig::Gallery { gallery: g } =
+            &Config::from_toml(gal).unwrap().streams[0].source
+        else {
+            panic!("a gallery source");
+        };
         assert_eq!(g.interval, std::time::Duration::from_millis(500));
         let typo = "[[stream]]\nid = \"g\"\nsource = \"gallery\"\n[stream.gallery]\ndir = \"/p\"\nintervl_ms = 5\n";
         assert!(Config::from_toml(typo)

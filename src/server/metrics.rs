@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::stream::{Hub, Protocol};
+use crate::stream::Hub;
 
 /// Render every stream's counters.
 pub fn render(hub: &Hub) -> String {
@@ -61,16 +61,16 @@ pub fn render(hub: &Hub) -> String {
         "framecast_fps",
         "gauge",
         "Recent frames per second.",
-        per(&|s| format!("{:.2}", s.stats.fps(std::time::Instant::now()))),
+        per(&|s| format!("{:.2}", s.stats.fps(tokio::time::Instant::now()))),
     );
+    let kinds = hub.outputs();
     let viewers = streams
         .iter()
         .flat_map(|s| {
-            Protocol::ALL.map(|p| {
-                (
-                    format!("stream=\"{}\",protocol=\"{}\"", s.id(), p.name()),
-                    s.stats.viewers(p).to_string(),
-                )
+            let counts = s.stats.viewer_counts(&kinds);
+            counts.0.into_iter().map(|(kind, n)| {
+                let labels = format!("stream=\"{}\",protocol=\"{}\"", s.id(), kind.name());
+                (labels, n.to_string())
             })
         })
         .collect();
