@@ -6,9 +6,9 @@
 //! Keyframes come every `keyframe_interval` of *frame time* (pts), and on
 //! request. A change of picture size re-creates the encoder.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use openh264::encoder::{
     BitRate, Complexity, Encoder, EncoderConfig, FrameRate, Profile, RateControlMode, UsageType,
 };
@@ -22,8 +22,9 @@ use crate::frame::{Frame, FrameData, PixelFormat};
 /// One encoded picture in Annex B form (start codes, SPS/PPS before each IDR).
 #[derive(Debug, Clone)]
 pub struct AccessUnit {
-    /// Annex B bytestream of every NAL unit of this picture.
-    pub data: Bytes,
+    /// Annex B bytestream of every NAL unit of this picture, shared as is
+    /// by every viewer (str0m's writer takes an `Arc<[u8]>` without a copy).
+    pub data: Arc<[u8]>,
     /// True for an IDR picture (a place a decoder can start).
     pub keyframe: bool,
     /// Presentation time since the stream started.
@@ -214,7 +215,7 @@ impl H264Encoder {
     }
 
     /// Encode the I420 picture in `self.yuv`; `None` if the encoder skipped it.
-    fn run_encoder(&mut self, w: u32, h: u32, pts: Duration) -> Result<Option<(Bytes, bool)>> {
+    fn run_encoder(&mut self, w: u32, h: u32, pts: Duration) -> Result<Option<(Arc<[u8]>, bool)>> {
         let Some(active) = self.active.as_mut() else {
             return Err(Error::internal("H.264 encoder missing"));
         };
@@ -241,7 +242,7 @@ impl H264Encoder {
         if keyframe {
             self.ensure_parameter_sets(&mut out);
         }
-        Ok(Some((Bytes::from(out), keyframe)))
+        Ok(Some((Arc::from(out), keyframe)))
     }
 
     /// Every IDR must carry SPS and PPS: remember them, add them if missing.
