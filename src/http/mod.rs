@@ -42,7 +42,7 @@ impl AppState {
         http_addr: std::net::SocketAddr,
     ) -> crate::Result<Self> {
         let h264 = crate::output::h264::Renditions::new(hub.clone(), &config.h264);
-        let rtc = crate::rtc::Rtc::start(&config.webrtc, http_addr, h264.clone()).await?;
+        let rtc = crate::rtc::Rtc::start(&config.webrtc, http_addr, hub.shutdown_token()).await?;
         let hls = crate::output::hls::Hls::new(&config.hls, h264.clone());
         Ok(AppState {
             hub,

@@ -7,6 +7,15 @@
 //! server is ICE-lite with all its candidates in the answer, and learns the
 //! viewer's address from its connectivity checks. ICE restarts are not
 //! supported; a viewer starts a new session instead.
+//!
+//! A session belongs to the stream it was opened for: `PATCH` and `DELETE`
+//! under another stream's URL answer 404. Media reaches sessions through
+//! the stream's [glue](glue) task; `rtc/` itself knows no stream.
+
+mod fanout;
+mod glue;
+
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -19,7 +28,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::http::body::{content_type, read_limited};
 use crate::http::extract::Id;
 use crate::http::AppState;
-use crate::stream::StreamId;
+use crate::rtc::{Direction, SessionId};
+use crate::stream::{Stream, StreamId};
+use fanout::Fanout;
 
 /// The largest SDP offer or fragment accepted.
 const MAX_SDP: usize = 64 * 1024;
@@ -42,7 +53,7 @@ async fn offer(
     let body = read_limited(&headers, body, MAX_SDP).await?;
     let sdp = std::str::from_utf8(&body)
         .map_err(|_| Error::bad_request("malformed SDP offer: not UTF-8 text"))?;
-    let (session, answer) = st.rtc.play(&stream, sdp).await?;
+    let (session, answer) = play(&st, &stream, sdp).await?;
     let location = format!("/streams/{id}/whep/{session}");
     Ok((
         StatusCode::CREATED,
@@ -56,16 +67,26 @@ async fn offer(
         .into_response())
 }
 
+/// Open a sending session and hand it to the stream's glue task.
+async fn play(st: &AppState, stream: &Arc<Stream>, sdp: &str) -> Result<(SessionId, String)> {
+    let opened = st.rtc.open(sdp, Direction::SendOnly).await?;
+    let id = opened.id.clone();
+    let rendition = st.h264.get(stream);
+    let added = Fanout::of(stream).add(stream, rendition, &st.rtc, opened.id, opened.events);
+    if let Err(e) = added {
+        let _ = st.rtc.close(id.as_str()).await;
+        return Err(e);
+    }
+    Ok((id, opened.answer))
+}
+
 async fn trickle(
     State(st): State<AppState>,
     Path((id, session)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode> {
-    StreamId::parse(&id)?;
-    if !st.rtc.has_session(&session) {
-        return Err(Error::not_found(format!("no WHEP session {session:?}")));
-    }
+    require_session(&st, &id, &session)?;
     want_type(&headers, "application/trickle-ice-sdpfrag")?;
     // Read (bounded) and drop: see the module docs.
     read_limited(&headers, body, MAX_SDP).await?;
@@ -76,9 +97,20 @@ async fn end(
     State(st): State<AppState>,
     Path((id, session)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    StreamId::parse(&id)?;
+    require_session(&st, &id, &session)?;
     st.rtc.close(&session).await?;
     Ok(StatusCode::OK)
+}
+
+/// 404 unless `session` is a live WHEP session of stream `id`.
+fn require_session(st: &AppState, id: &str, session: &str) -> Result<()> {
+    let stream = st.hub.require(&StreamId::parse(id)?)?;
+    if Fanout::of(&stream).has(session) && st.rtc.has_session(session) {
+        return Ok(());
+    }
+    Err(Error::not_found(format!(
+        "no WHEP session {session:?} on stream {id:?}"
+    )))
 }
 
 fn want_type(headers: &HeaderMap, want: &str) -> Result<()> {
