@@ -197,3 +197,63 @@ async fn an_offer_with_audio_and_video_plays_the_video() {
     assert_eq!(received(&mut c, 10).await, 10);
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_is_not_found_under_another_streams_url() {
+    let two = format!("{CONFIG}[[stream]]\nid = \"other\"\nsource = \"push\"\n");
+    let srv = TestServer::start(&two).await;
+    let p = srv.hub.publisher(&StreamId::parse("cam").unwrap()).unwrap();
+    let _pump = tokio::spawn(async move {
+        loop {
+            let f = Frame::solid(160, 120, [0, 128, 255]).unwrap();
+            if p.send(f).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(33)).await; // pacing, not synchronisation
+        }
+    });
+    let mut c = connect(srv.addr, "cam", Offer::default()).await.unwrap();
+    assert_eq!(received(&mut c, 5).await, 5);
+    let session = c.location.rsplit('/').next().unwrap().to_string();
+    let elsewhere = format!("/streams/other/whep/{session}");
+    let r = http(
+        srv.addr,
+        "PATCH",
+        &elsewhere,
+        Some("application/trickle-ice-sdpfrag"),
+        "a=ice-ufrag:x\r\n",
+    )
+    .await
+    .unwrap();
+    assert_json_error(&r, 404, "session");
+    let r = http(srv.addr, "DELETE", &elsewhere, None, "")
+        .await
+        .unwrap();
+    assert_json_error(&r, 404, "session");
+    // The session was not ended: it keeps playing, and its own URL ends it.
+    assert_eq!(received(&mut c, 10).await, 10);
+    let r = http(srv.addr, "DELETE", &c.location, None, "")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn a_publishers_offer_to_whep_is_refused() {
+    let srv = TestServer::start(CONFIG).await;
+    let offer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+m=video 9 UDP/TLS/RTP/SAVPF 102\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n\
+a=rtpmap:102 H264/90000\r\n";
+    let r = http(
+        srv.addr,
+        "POST",
+        "/streams/cam/whep",
+        Some("application/sdp"),
+        offer,
+    )
+    .await
+    .unwrap();
+    assert_json_error(&r, 400, "WHIP");
+    srv.stop().await;
+}

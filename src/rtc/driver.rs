@@ -1,44 +1,49 @@
 //! The driver: one tokio task that owns the UDP socket and every session.
 //!
-//! It waits for whichever comes first: a command (new session, media,
-//! metadata, close), a datagram, room in the socket's send buffer, or the
-//! earliest session timeout. It never awaits a viewer: datagrams that do
-//! not fit in the kernel's buffer wait in a bounded queue, then are dropped.
+//! It waits for whichever comes first: a [`Cmd`] (open, video, data,
+//! keyframe request, close), a datagram, room in the socket's send buffer,
+//! or the earliest session timeout. It never awaits a peer or an owner:
+//! events go to per-session queues that drop rather than block, and
+//! datagrams that do not fit in the kernel's buffer wait in a bounded
+//! queue, then are dropped. Its timers run on the tokio clock; str0m gets
+//! that time through the shared [`Clock`].
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use str0m::net::{Protocol, Receive};
 use str0m::Input;
 use tokio::net::UdpSocket;
-use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
+use tokio::time::Instant as TokioInstant;
 use tokio_util::sync::CancellationToken;
 
+use super::clock::Clock;
+use super::events::Payload;
 use super::session::{Session, SessionId};
-use crate::media::AccessUnit;
+use super::AccessUnit;
 
 /// Datagrams waiting for the socket before the oldest are dropped.
 const MAX_QUEUED: usize = 50_000;
 /// How often every session is checked for a silent peer.
 const SWEEP: Duration = Duration::from_millis(500);
 
-/// What the rest of framecast tells the driver.
+/// What the [`Rtc`](super::Rtc) handle tells the driver.
 pub(crate) enum Cmd {
-    /// A new session (answer already made).
-    Add(Box<Session>),
-    /// End a session (WHEP DELETE).
+    /// A new session (its answer already made).
+    Open(Box<Session>),
+    /// One access unit for the video track of each listed session.
+    Video(Vec<SessionId>, Arc<AccessUnit>),
+    /// A message for a session's DataChannel.
+    Data(SessionId, Payload),
+    /// Ask a session's peer for a keyframe.
+    KeyframeRequest(SessionId),
+    /// End a session.
     Close(SessionId),
-    /// An access unit for a session's video track.
-    Media(SessionId, Arc<AccessUnit>),
-    /// A metadata message for a session's DataChannel.
-    Meta(SessionId, Arc<str>),
-    /// A session's stream has ended.
-    Ended(SessionId),
 }
 
 enum Wake {
@@ -53,35 +58,35 @@ enum Wake {
 pub(crate) struct Driver {
     socket: UdpSocket,
     announced: SocketAddr,
+    clock: Clock,
     rx: mpsc::Receiver<Cmd>,
-    tx: mpsc::Sender<Cmd>,
     ids: Arc<Mutex<HashSet<SessionId>>>,
     sessions: HashMap<SessionId, Session>,
     out: VecDeque<(SocketAddr, Vec<u8>)>,
-    next_sweep: Instant,
+    next_sweep: TokioInstant,
 }
 
 impl Driver {
     pub fn new(
         socket: UdpSocket,
         announced: SocketAddr,
+        clock: Clock,
         rx: mpsc::Receiver<Cmd>,
-        tx: mpsc::Sender<Cmd>,
         ids: Arc<Mutex<HashSet<SessionId>>>,
     ) -> Self {
         Driver {
             socket,
             announced,
+            clock,
             rx,
-            tx,
             ids,
             sessions: HashMap::new(),
             out: VecDeque::new(),
-            next_sweep: Instant::now(),
+            next_sweep: TokioInstant::now(),
         }
     }
 
-    /// Run until shutdown.
+    /// Run until shutdown; every session left then is closed.
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut buf = vec![0u8; 2048];
         loop {
@@ -91,20 +96,11 @@ impl Driver {
                 c = self.rx.recv() => Wake::Cmd(c),
                 r = self.socket.recv_from(&mut buf) => Wake::Udp(r),
                 _ = self.socket.writable(), if !self.out.is_empty() => Wake::Writable,
-                _ = tokio::time::sleep_until(wake.into()) => Wake::Timer,
+                _ = tokio::time::sleep_until(wake) => Wake::Timer,
             };
             match ev {
                 Wake::Shutdown | Wake::Cmd(None) => break,
-                Wake::Cmd(Some(c)) => {
-                    self.command(c);
-                    // Take what else is queued without going round the select.
-                    for _ in 0..256 {
-                        match self.rx.try_recv() {
-                            Ok(c) => self.command(c),
-                            Err(_) => break,
-                        }
-                    }
-                }
+                Wake::Cmd(Some(c)) => self.commands(c),
                 Wake::Udp(Ok((n, src))) => {
                     self.datagram(&buf[..n], src);
                     while let Ok((n, src)) = self.socket.try_recv_from(&mut buf) {
@@ -119,41 +115,54 @@ impl Driver {
         }
         for (_, mut s) in self.sessions.drain() {
             s.disconnect();
-            if let Some(f) = s.feeder.take() {
-                f.cancel();
-            }
         }
         self.ids.lock().clear();
     }
 
-    fn next_wake(&self) -> Instant {
+    fn next_wake(&self) -> TokioInstant {
         self.sessions
             .values()
-            .map(|s| s.next_wake)
-            .fold(self.next_sweep, Instant::min)
+            .map(|s| self.clock.to_tokio(s.next_wake))
+            .fold(self.next_sweep, TokioInstant::min)
+    }
+
+    /// Run `first` and what else is queued, without going round the select.
+    fn commands(&mut self, first: Cmd) {
+        self.command(first);
+        for _ in 0..256 {
+            match self.rx.try_recv() {
+                Ok(c) => self.command(c),
+                Err(_) => break,
+            }
+        }
     }
 
     fn command(&mut self, c: Cmd) {
-        let now = Instant::now();
+        let now = self.clock.now();
         match c {
-            Cmd::Add(s) => {
+            Cmd::Open(s) => {
                 let id = s.id.clone();
                 self.sessions.insert(id.clone(), *s);
-                self.service(&id, now);
+                self.service(&id);
             }
-            Cmd::Close(id) | Cmd::Ended(id) => self.remove(&id),
-            Cmd::Media(id, au) => {
-                if let Some(s) = self.sessions.get_mut(&id) {
-                    s.write_video(&au, now);
-                    self.service(&id, now);
+            Cmd::Close(id) => self.remove(&id),
+            Cmd::Video(ids, au) => {
+                for id in &ids {
+                    self.with(id, |s| {
+                        s.write_video(&au, now);
+                    });
                 }
             }
-            Cmd::Meta(id, text) => {
-                if let Some(s) = self.sessions.get_mut(&id) {
-                    s.write_metadata(&text);
-                    self.service(&id, now);
-                }
-            }
+            Cmd::Data(id, msg) => self.with(&id, |s| s.write_data(&msg)),
+            Cmd::KeyframeRequest(id) => self.with(&id, Session::request_keyframe),
+        }
+    }
+
+    /// Give session `id` an input, then drive it.
+    fn with(&mut self, id: &SessionId, f: impl FnOnce(&mut Session)) {
+        if let Some(s) = self.sessions.get_mut(id) {
+            f(s);
+            self.service(id);
         }
     }
 
@@ -161,9 +170,8 @@ impl Driver {
         let Ok(contents) = data.try_into() else {
             return;
         };
-        let now = Instant::now();
         let input = Input::Receive(
-            now,
+            self.clock.now(),
             Receive {
                 proto: Protocol::Udp,
                 source,
@@ -179,15 +187,12 @@ impl Driver {
         else {
             return;
         };
-        if let Some(s) = self.sessions.get_mut(&id) {
-            s.input(input, true);
-        }
-        self.service(&id, now);
+        self.with(&id, |s| s.input(input));
     }
 
     /// Drive sessions whose timeout is due; end the dead ones.
     fn timeouts(&mut self) {
-        let now = Instant::now();
+        let now = self.clock.now();
         let due: Vec<SessionId> = self
             .sessions
             .iter()
@@ -195,13 +200,11 @@ impl Driver {
             .map(|(id, _)| id.clone())
             .collect();
         for id in due {
-            if let Some(s) = self.sessions.get_mut(&id) {
-                s.input(Input::Timeout(now), false);
-            }
-            self.service(&id, now);
+            self.with(&id, |s| s.input(Input::Timeout(now)));
         }
-        if now >= self.next_sweep {
-            self.next_sweep = now + SWEEP;
+        let tnow = TokioInstant::now();
+        if tnow >= self.next_sweep {
+            self.next_sweep = tnow + SWEEP;
             let dead: Vec<SessionId> = self
                 .sessions
                 .iter()
@@ -215,35 +218,27 @@ impl Driver {
         }
     }
 
-    /// Poll a session's output after an input; act on what it wants.
-    fn service(&mut self, id: &SessionId, now: Instant) {
+    /// Poll a session's output after an input; end it if it died.
+    fn service(&mut self, id: &SessionId) {
         let Some(s) = self.sessions.get_mut(id) else {
             return;
         };
         let out = &mut self.out;
-        let wants = s.poll(&mut |t| {
+        s.poll(&mut |t| {
             if out.len() >= MAX_QUEUED {
                 out.pop_front();
             }
             out.push_back((t.destination, t.contents.into()));
         });
-        if wants.start_media && s.feeder.is_none() {
-            s.feeder = Some(spawn_feeder(s, self.tx.clone()));
-        }
-        if wants.keyframe {
-            s.rendition.request_keyframe();
-        }
-        if !s.alive(now) {
+        if !s.alive(self.clock.now()) {
             self.remove(id);
         }
     }
 
+    /// Drop a session; dropping it sends its owner `Closed`.
     fn remove(&mut self, id: &SessionId) {
         if let Some(mut s) = self.sessions.remove(id) {
             s.disconnect();
-            if let Some(f) = s.feeder.take() {
-                f.cancel();
-            }
         }
         self.ids.lock().remove(id);
     }
@@ -259,41 +254,4 @@ impl Driver {
             self.out.pop_front();
         }
     }
-}
-
-/// Follow the session's rendition and metadata, handing both to the driver.
-/// Holds the H.264 subscriber: when cancelled, the viewer leaves the rendition.
-fn spawn_feeder(s: &Session, tx: mpsc::Sender<Cmd>) -> CancellationToken {
-    let token = CancellationToken::new();
-    let stop = token.clone();
-    let mut video = s.rendition.subscribe();
-    let mut meta = Some(s.stream.subscribe_metadata());
-    let id = s.id.clone();
-    tokio::spawn(async move {
-        loop {
-            let next_meta = async {
-                match meta.as_mut() {
-                    Some(m) => m.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            let cmd = tokio::select! {
-                _ = stop.cancelled() => break,
-                au = video.next() => match au {
-                    Some(au) => Cmd::Media(id.clone(), au),
-                    None => Cmd::Ended(id.clone()),
-                },
-                m = next_meta => match m {
-                    Ok(text) => Cmd::Meta(id.clone(), text),
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => { meta = None; continue; }
-                },
-            };
-            let ended = matches!(cmd, Cmd::Ended(_));
-            if tx.send(cmd).await.is_err() || ended {
-                break;
-            }
-        }
-    });
-    token
 }

@@ -38,7 +38,7 @@ impl AppState {
     /// `http_addr` is where HTTP listens (WebRTC's port defaults next to it).
     pub async fn new(hub: Arc<Hub>, config: Arc<Config>, http_addr: SocketAddr) -> Result<Self> {
         let h264 = Renditions::new(hub.clone(), &config.h264);
-        let rtc = Rtc::start(&config.webrtc, http_addr, h264.clone()).await?;
+        let rtc = Rtc::start(&config.webrtc, http_addr, hub.shutdown_token()).await?;
         let hls = Hls::new(&config.hls, h264.clone());
         let push = PushState {
             hub: hub.clone(),

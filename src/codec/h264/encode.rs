@@ -6,9 +6,9 @@
 //! Keyframes come every `keyframe_interval` of *frame time* (pts), and on
 //! request. A change of picture size re-creates the encoder.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use openh264::encoder::{
     BitRate, Complexity, Encoder, EncoderConfig, FrameRate, Profile, RateControlMode, UsageType,
 };
@@ -196,7 +196,7 @@ impl H264Encoder {
     }
 
     /// Encode the I420 picture in `self.yuv`; `None` if the encoder skipped it.
-    fn run_encoder(&mut self, w: u32, h: u32, pts: Duration) -> Result<Option<(Bytes, bool)>> {
+    fn run_encoder(&mut self, w: u32, h: u32, pts: Duration) -> Result<Option<(Arc<[u8]>, bool)>> {
         let Some(active) = self.active.as_mut() else {
             return Err(Error::internal("H.264 encoder missing"));
         };
@@ -223,7 +223,7 @@ impl H264Encoder {
         if keyframe {
             self.ensure_parameter_sets(&mut out);
         }
-        Ok(Some((Bytes::from(out), keyframe)))
+        Ok(Some((Arc::from(out), keyframe)))
     }
 
     /// Every IDR must carry SPS and PPS: remember them, add them if missing.

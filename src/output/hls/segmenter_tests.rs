@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use super::*;
 use crate::output::hls::playlist;
 
@@ -23,7 +21,7 @@ fn au(i: u64, pts_ns: u64, key: bool, w: u32) -> AccessUnit {
         d.extend_from_slice(&[0, 0, 0, 1, 0x41, 0x9a, (i & 0xff) as u8]);
     }
     AccessUnit {
-        data: Bytes::from(d),
+        data: d.into(),
         keyframe: key,
         pts: Duration::from_nanos(pts_ns),
         seq: i,
@@ -272,7 +270,7 @@ fn encode(n: u64, w: usize, h: usize, gop: u64) -> Vec<AccessUnit> {
                 .encode(&YUVBuffer::from_vec(yuv, w, h))
                 .expect("encodes");
             AccessUnit {
-                data: Bytes::from(bs.to_vec()),
+                data: bs.to_vec().into(),
                 keyframe: matches!(bs.frame_type(), FrameType::IDR),
                 pts: Duration::from_nanos(i * 1_000_000_000 / 30),
                 seq: i,

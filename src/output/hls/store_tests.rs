@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::*;
@@ -22,7 +21,7 @@ fn au(i: u64) -> Arc<AccessUnit> {
     }
     d.extend_from_slice(&[0, 0, 0, 1, if key { 0x65 } else { 0x41 }, 0x88, i as u8]);
     Arc::new(AccessUnit {
-        data: Bytes::from(d),
+        data: d.into(),
         keyframe: key,
         pts: Duration::from_nanos(i * 1_000_000_000 / 30),
         seq: i,
