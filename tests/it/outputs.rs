@@ -1,12 +1,10 @@
 //! MJPEG, snapshot and WebSocket viewers over real TCP.
 
-mod common;
-
 use std::time::Duration;
 
-use common::mjpeg::MjpegClient;
-use common::server::{eventually, TestServer};
 use framecast::codec::jpeg;
+use framecast_testkit::mjpeg::MjpegClient;
+use framecast_testkit::server::{eventually, TestServer};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
