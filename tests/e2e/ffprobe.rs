@@ -1,11 +1,9 @@
 //! ffprobe, a real player's demuxer, reads the MJPEG output.
 
-mod common;
-
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::server::{have_tool, TestServer};
+use framecast_testkit::server::{have_tool, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ffprobe_reads_demo_mjpeg_as_1280x720_mjpeg() {

@@ -1,5 +1,7 @@
 //! Lean benchmark viewers: an MJPEG (multipart) reader and a minimal
-//! WebSocket reader over a raw `TcpStream`.
+//! WebSocket reader over a raw `TcpStream`, used by `framecast-bench mjpeg|ws`
+//! (they live here so their parser tests run with `cargo test`, which does
+//! not build the bench).
 //!
 //! Both parse only headers and skip JPEG bodies without copying them out of
 //! one reused read buffer, so 200 viewers cost the bench little CPU. Each

@@ -1,14 +1,10 @@
 //! `framecast-bench mjpeg|ws`: N MJPEG or WebSocket viewers against a fresh
 //! release server per run; reports delivered fps per viewer (min, median),
 //! server CPU % of one core, max RSS, and latency (published → received)
-//! p50/p99. Also `framecast-bench jpeg` (encode time), see `mjpeg_jpeg.rs`.
+//! p50/p99. Also `framecast-bench jpeg` (encode time), see `mjpeg/jpeg.rs`.
 
-#[path = "mjpeg_http.rs"]
 mod http;
-#[path = "mjpeg_jpeg.rs"]
 pub mod jpeg;
-#[path = "mjpeg_viewer.rs"]
-mod viewer;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,7 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::proc_stats::{percentile, rss_mib, CpuWindow, ServerProcess};
-use viewer::ViewerLog;
+use framecast_testkit::lean_viewer::{self as viewer, ViewerLog};
 
 /// Which protocol the viewers speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,14 +4,12 @@
 //!
 //! Set `FRAMECAST_SCREENSHOT_DIR=/some/dir` to keep screenshots of the pages.
 
-mod common;
-
 use std::time::Duration;
 
-use common::browser::{Browser, Page};
-use common::server::TestServer;
 use framecast::stream::StreamOptions;
 use framecast::{Frame, StreamId};
+use framecast_testkit::browser::{Browser, Page};
+use framecast_testkit::server::TestServer;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);

@@ -1,13 +1,11 @@
 //! WHEP signalling: status codes, content types and bad input, while a
 //! session is running (it must keep receiving through all of it).
 
-mod common;
-
 use std::time::Duration;
 
-use common::rtc_client::{connect, http, ClientEvent, Offer, RtcClient};
-use common::server::TestServer;
 use framecast::{Frame, StreamId};
+use framecast_testkit::rtc_client::{connect, http, ClientEvent, Offer, RtcClient};
+use framecast_testkit::server::TestServer;
 
 const CONFIG: &str = "[[stream]]\nid = \"cam\"\nsource = \"push\"\n";
 
@@ -24,7 +22,7 @@ async fn received(c: &mut RtcClient, n: usize) -> usize {
     got
 }
 
-fn assert_json_error(r: &common::rtc_client::HttpResponse, status: u16, needle: &str) {
+fn assert_json_error(r: &framecast_testkit::rtc_client::HttpResponse, status: u16, needle: &str) {
     assert_eq!(r.status, status, "{}", r.body);
     let v: serde_json::Value = serde_json::from_str(&r.body).expect("a JSON error body");
     let msg = v["error"].as_str().expect("an error message");

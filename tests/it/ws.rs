@@ -1,11 +1,9 @@
 //! The WebSocket viewer's protocol handling over real TCP: handshake errors,
 //! ping/pong, the close handshake, client data, and protocol violations.
 
-mod common;
-
 use std::time::Duration;
 
-use common::server::TestServer;
+use framecast_testkit::server::TestServer;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -14,16 +14,11 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use framecast_testkit::rtc_client;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::proc_stats::{percentile, rss_mib, CpuWindow, ServerProcess};
-
-// The WebRTC bench's test client, compiled here a second time so this file
-// stays independent of webrtc.rs.
-#[allow(dead_code, clippy::duplicate_mod)]
-#[path = "../../../tests/common/rtc_client.rs"]
-mod rtc_client;
 
 const HELP: &str = "framecast-bench hls [--clients N] [--seconds S] [--samples K] [--binary PATH]
   --clients N   concurrent LL-HLS clients for the load run (default 100)

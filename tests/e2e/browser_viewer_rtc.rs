@@ -4,13 +4,11 @@
 //!
 //! Screenshots go to /tmp/shots-viewer/ (or `FRAMECAST_SCREENSHOT_DIR`).
 
-mod common;
-
 use std::time::Duration;
 
-use common::browser::{Browser, Page};
-use common::server::TestServer;
 use framecast::{Frame, StreamId};
+use framecast_testkit::browser::{Browser, Page};
+use framecast_testkit::server::TestServer;
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(25);
@@ -116,7 +114,8 @@ async fn viewer_plays_webrtc_by_default() {
         api["viewers"]["webrtc"].as_u64()
     };
     assert!(
-        common::server::eventually(WAIT, || async { webrtc_viewers().await == Some(0) }).await,
+        framecast_testkit::server::eventually(WAIT, || async { webrtc_viewers().await == Some(0) })
+            .await,
         "the WHEP session is deleted"
     );
     let shown = state(&page).await["framesShown"].as_u64().unwrap();

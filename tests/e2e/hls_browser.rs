@@ -2,15 +2,13 @@
 //! web/transport-hls.js: natively when the browser says it can, and with
 //! the MSE (LL-HLS) player.
 
-mod common;
-
 use std::time::Duration;
 
-use common::browser::{Browser, Page};
-use common::server::TestServer;
+use framecast_testkit::browser::{Browser, Page};
+use framecast_testkit::server::TestServer;
 use serde_json::json;
 
-const TRANSPORT: &str = include_str!("../web/transport-hls.js");
+const TRANSPORT: &str = include_str!("../../web/transport-hls.js");
 const CONFIG: &str = "[[stream]]\nid = \"p\"\nsource = \"pattern\"\n[stream.pattern]\nwidth = 320\nheight = 240\nfps = 30\n";
 
 /// `opts` is the JS options object for `FramecastHLS.start`.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use framecast::config::Config;
-use framecast::http::{app, AppState};
+use framecast::server::{app, AppState};
 use framecast::StreamId;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;

@@ -9,14 +9,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use framecast_testkit::rtc_client::{connect, http, ClientEvent, Offer, RtcClient};
 
 use crate::proc_stats::{percentile, rss_mib, CpuWindow, ServerProcess};
-
-#[allow(dead_code)]
-#[path = "../../../tests/common/rtc_client.rs"]
-mod rtc_client;
-
-use rtc_client::{connect, http, ClientEvent, Offer, RtcClient};
 
 const HELP: &str = "framecast-bench webrtc [--viewers 1,10,50] [--seconds 10] [--binary target/release/framecast] [--encode]";
 

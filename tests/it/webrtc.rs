@@ -1,12 +1,10 @@
 //! WebRTC playback over WHEP with a str0m client peer over real UDP on loopback.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::rtc_client::{connect, ClientEvent, Offer, RtcClient};
-use common::server::TestServer;
 use framecast::{Frame, Publisher, StreamId};
+use framecast_testkit::rtc_client::{connect, ClientEvent, Offer, RtcClient};
+use framecast_testkit::server::TestServer;
 use openh264::decoder::Decoder;
 use openh264::formats::YUVSource;
 use serde_json::json;
@@ -180,13 +178,13 @@ async fn sessions_end_on_delete_and_the_encoder_stops() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let gone = common::server::eventually(Duration::from_secs(5), || async {
+    let gone = framecast_testkit::server::eventually(Duration::from_secs(5), || async {
         status(&srv).await["viewers"]["webrtc"] == 0
     })
     .await;
     assert!(gone, "the WebRTC viewer count drops after DELETE");
     // No viewers: the encoder stops, so the encode count stops growing.
-    let settled = common::server::eventually(Duration::from_secs(5), || async {
+    let settled = framecast_testkit::server::eventually(Duration::from_secs(5), || async {
         let a = status(&srv).await["h264_encodes"].as_u64().unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
         a == status(&srv).await["h264_encodes"].as_u64().unwrap()
@@ -211,7 +209,7 @@ async fn a_session_whose_peer_vanishes_times_out() {
     assert_eq!(status(&srv).await["viewers"]["webrtc"], 1);
     // The peer stops answering without a DELETE (its socket goes away).
     drop(c);
-    let gone = common::server::eventually(Duration::from_secs(10), || async {
+    let gone = framecast_testkit::server::eventually(Duration::from_secs(10), || async {
         status(&srv).await["viewers"]["webrtc"] == 0
     })
     .await;
@@ -220,7 +218,7 @@ async fn a_session_whose_peer_vanishes_times_out() {
 }
 
 fn is_idr(au: &[u8]) -> bool {
-    framecast::codec::h264::nal_types(au).any(|t| t == 5)
+    framecast::codec::h264::nal::nal_types(au).any(|t| t == 5)
 }
 
 #[tokio::test]

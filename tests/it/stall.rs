@@ -1,13 +1,14 @@
 //! A stalled MJPEG viewer never slows anyone else, costs bounded memory, and
 //! resumes on a current frame rather than a backlog.
-
-mod common;
+//!
+//! The test reads this process's resident memory, so it runs alone in a
+//! child process: other tests in this binary would otherwise add theirs.
 
 use std::time::{Duration, Instant};
 
-use common::mjpeg::MjpegClient;
-use common::server::TestServer;
 use framecast::StreamId;
+use framecast_testkit::mjpeg::MjpegClient;
+use framecast_testkit::server::TestServer;
 
 const STALL: Duration = Duration::from_secs(5);
 
@@ -22,6 +23,10 @@ fn rss_mib() -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_viewer_does_not_hurt_others_and_resumes_live() {
+    let test = "stalled_viewer_does_not_hurt_others_and_resumes_live";
+    if !framecast_testkit::solo::run_alone(module_path!(), test) {
+        return;
+    }
     let toml = "[[stream]]\nid = \"demo\"\nsource = \"pattern\"\n[stream.pattern]\nwidth = 1280\nheight = 720\nfps = 30\n";
     let srv = TestServer::start(toml).await;
     let stream = srv.hub.get(&StreamId::parse("demo").unwrap()).unwrap();

@@ -1,6 +1,6 @@
 //! A headless WebRTC viewer built on str0m: does WHEP against a framecast
 //! server over real UDP and reports what it receives. Used by the tests and
-//! by `framecast-bench webrtc` (so it uses no dev-dependencies).
+//! by `framecast-bench webrtc` and `hls`.
 
 use std::net::SocketAddr;
 use std::time::Instant;

@@ -1,12 +1,10 @@
 //! MJPEG, snapshot and WebSocket viewers over real TCP.
 
-mod common;
-
 use std::time::Duration;
 
-use common::mjpeg::MjpegClient;
-use common::server::{eventually, TestServer};
 use framecast::codec::jpeg;
+use framecast_testkit::mjpeg::MjpegClient;
+use framecast_testkit::server::{eventually, TestServer};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -45,7 +43,7 @@ async fn mjpeg_parts_are_jpegs_of_the_stream_size() {
     let id = framecast::StreamId::parse("demo").unwrap();
     let gone = eventually(Duration::from_secs(5), || {
         let s = hub.get(&id).unwrap();
-        async move { s.stats.viewers(framecast::stream::Protocol::Mjpeg) == 0 }
+        async move { s.stats.viewers(framecast::output::mjpeg::KIND) == 0 }
     })
     .await;
     assert!(gone, "viewer count returns to 0 after the client leaves");

@@ -8,7 +8,6 @@
 //!
 //! When no Chromium is installed, `launch` prints a loud `SKIP:` line and
 //! returns `None`, unless `FRAMECAST_REQUIRE_E2E=1`, where it panics.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -27,7 +26,9 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
-/// Flags every test browser gets (see COMMON.md).
+/// Flags every test browser gets: headless with no sandbox, no GPU, no
+/// background, sync or QUIC traffic, a 1280x900 window, and a DevTools port
+/// the OS picks.
 pub const BASE_FLAGS: &[&str] = &[
     "--headless",
     "--no-sandbox",
@@ -173,7 +174,7 @@ impl Browser {
     /// is there but does not start: that is a real failure.
     pub async fn launch(extra_args: &[&str]) -> Option<Browser> {
         let Some(exe) = find_chromium() else {
-            if std::env::var("FRAMECAST_REQUIRE_E2E").as_deref() == Ok("1") {
+            if crate::server::require_e2e() {
                 panic!("chromium not found on PATH (tried chromium, chromium-browser, google-chrome) and FRAMECAST_REQUIRE_E2E=1");
             }
             eprintln!("SKIP: chromium not found on PATH (tried chromium, chromium-browser, google-chrome); browser test not run");

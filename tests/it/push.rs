@@ -1,12 +1,10 @@
 //! Pushing frames over HTTP and WebSocket, and bad input.
 
-mod common;
-
 use std::time::Duration;
 
-use common::server::{eventually, TestServer};
 use framecast::codec::jpeg;
 use framecast::{Frame, StreamId};
+use framecast_testkit::server::{eventually, TestServer};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;

@@ -2,12 +2,10 @@
 //! to the viewer's own task, so the others keep the full frame rate; the
 //! stalled viewer resumes on whole, current frames, not a backlog.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::server::TestServer;
 use framecast::StreamId;
+use framecast_testkit::server::TestServer;
 use futures_util::StreamExt;
 use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;

@@ -1,15 +1,13 @@
 //! Headless Chromium plays a pushed stream over WHEP with web/transport-webrtc.js.
 
-mod common;
-
 use std::time::Duration;
 
-use common::browser::{Browser, Page};
-use common::server::{eventually, TestServer};
 use framecast::{Frame, StreamId};
+use framecast_testkit::browser::{Browser, Page};
+use framecast_testkit::server::{eventually, TestServer};
 use serde_json::json;
 
-const TRANSPORT: &str = include_str!("../web/transport-webrtc.js");
+const TRANSPORT: &str = include_str!("../../web/transport-webrtc.js");
 const CONFIG: &str = "[[stream]]\nid = \"cam\"\nsource = \"push\"\n";
 
 /// Load the transport into a same-origin page and start playing into a <video>.
