@@ -80,6 +80,21 @@ fn crate_paths(line: &str) -> Vec<String> {
     out
 }
 
+/// The lines of a file before its inline test module (`#[cfg(test)]` then
+/// `mod … {`), numbered from 0. A `#[cfg(test)] mod x;` declaration does not
+/// end the scan: that file is skipped by its `_tests.rs` name or checked.
+fn non_test_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let end = lines
+        .windows(2)
+        .position(|w| {
+            let next = w[1].trim();
+            w[0].trim() == "#[cfg(test)]" && next.starts_with("mod ") && next.ends_with('{')
+        })
+        .unwrap_or(lines.len());
+    lines.into_iter().take(end).enumerate()
+}
+
 /// Every breach of the rules in the tree under `src`, one line each.
 fn breaches(src: &Path) -> Vec<String> {
     let mut files = Vec::new();
@@ -98,8 +113,7 @@ fn breaches(src: &Path) -> Vec<String> {
             continue;
         }
         let text = std::fs::read_to_string(&file).expect("readable source");
-        let lines = text.lines().take_while(|l| l.trim() != "#[cfg(test)]");
-        for (n, line) in lines.enumerate() {
+        for (n, line) in non_test_lines(&text) {
             let at = || format!("{}:{}", file.display(), n + 1);
             let line = code(line);
             for used in crate_paths(line) {
