@@ -17,6 +17,7 @@ pub mod rtc;
 pub mod server;
 pub mod source;
 pub mod stream;
+pub mod sys;
 
 pub use error::{Error, ErrorKind, Result};
 pub use frame::{Frame, FrameData, PixelFormat};
