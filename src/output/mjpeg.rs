@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use tokio::time::Instant;
@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use crate::error::{Error, Result};
 use crate::http::extract::{Id, Query};
 use crate::http::AppState;
+use crate::output::pacing::{ConnFd, Pace};
 use crate::stream::{FrameSubscriber, Protocol, PublishedFrame, ViewerGuard};
 
 /// The multipart boundary.
@@ -58,6 +59,7 @@ struct Viewer {
     _guard: ViewerGuard,
     stream: Arc<crate::stream::Stream>,
     token: tokio_util::sync::CancellationToken,
+    pace: Pace,
 }
 
 impl Viewer {
@@ -74,9 +76,31 @@ impl Viewer {
             _ = self.token.cancelled() => None,
         }
     }
+
+    /// Hold `frame`, replaced by any newer one, until the socket has sent
+    /// most of the last frame (docs/design/0007-pacing.md).
+    async fn when_drained(
+        &mut self,
+        mut frame: Arc<PublishedFrame>,
+    ) -> Option<Arc<PublishedFrame>> {
+        while !self.pace.ready() {
+            let wait = self.pace.next_wait();
+            tokio::select! {
+                f = self.sub.next() => frame = f?,
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.token.cancelled() => return None,
+            }
+        }
+        Some(frame)
+    }
 }
 
-async fn mjpeg(State(st): State<AppState>, Id(id): Id, q: Query) -> Result<Response> {
+async fn mjpeg(
+    State(st): State<AppState>,
+    Id(id): Id,
+    q: Query,
+    conn: Option<Extension<ConnFd>>,
+) -> Result<Response> {
     let stream = st.hub.require(&id)?;
     let viewer = Viewer {
         sub: stream.subscribe(),
@@ -86,16 +110,19 @@ async fn mjpeg(State(st): State<AppState>, Id(id): Id, q: Query) -> Result<Respo
         _guard: stream.viewer(Protocol::Mjpeg),
         stream,
         token: st.hub.shutdown_token(),
+        pace: Pace::new(conn.map(|Extension(ConnFd(fd))| fd)),
     };
     let parts = stream::unfold(viewer, |mut v| async move {
         loop {
             let frame = v.next_frame().await?;
+            let frame = v.when_drained(frame).await?;
             let Ok(jpeg) = frame.jpeg().await else {
                 continue;
             };
             v.last = Some(Instant::now());
             let head = part_header(jpeg.len(), frame.seq, frame.published_unix_us, v.first);
             v.first = false;
+            v.pace.sent(head.len() + jpeg.len());
             v.stream
                 .stats
                 .bytes_out

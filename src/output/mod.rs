@@ -3,6 +3,7 @@
 pub mod h264;
 pub mod hls;
 pub mod mjpeg;
+pub mod pacing;
 pub mod snapshot;
 pub mod whep;
 pub mod ws;
