@@ -226,9 +226,6 @@ fn part_seqs(body: &[u8]) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_far_viewer_with_bandwidth_keeps_the_full_frame_rate() {
-    if !common::server::have_tool("curl") {
-        return;
-    }
     let ns = match Netns::create() {
         Ok(ns) => ns,
         Err(e) => return skip(&format!("no network namespace here (run as root): {e}")),
@@ -236,6 +233,9 @@ async fn a_far_viewer_with_bandwidth_keeps_the_full_frame_rate() {
     if let Err(e) = ns.delay(100) {
         // CI machines may lack the sch_netem kernel module: never a failure.
         eprintln!("SKIP: tc netem is not supported by this kernel (sch_netem missing?): {e}");
+        return;
+    }
+    if !common::server::have_tool("curl") {
         return;
     }
     let mut cfg = framecast::config::Config::from_toml(HD_PATTERN).unwrap();
