@@ -1,5 +1,6 @@
 //! The one module with `unsafe`: thin, safe wrappers over the few system
-//! calls framecast makes directly (pipes, `tee`, `splice`, open-file limits).
+//! calls framecast makes directly (pipes, `tee`, `splice`, the unsent bytes
+//! of a socket, open-file limits).
 //! Every other module is `#![deny(unsafe_code)]` through the crate root.
 //!
 //! Each wrapper takes owned or borrowed descriptors and plain slices, checks
@@ -75,6 +76,31 @@ pub fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Resul
     check(unsafe { libc::splice(from.as_raw_fd(), null, to.as_raw_fd(), null, len, flags) })
 }
 
+/// `SIOCOUTQNSD` from `linux/sockios.h` (the `libc` crate lacks it).
+#[cfg(target_os = "linux")]
+const SIOCOUTQNSD: libc::Ioctl = 0x894B;
+
+/// Bytes written into TCP socket `fd` that the kernel has not sent yet
+/// (`SIOCOUTQNSD`; bytes sent but not yet acknowledged are not counted).
+///
+/// A closed or reused descriptor gives an error or another socket's count,
+/// never undefined behaviour: the call only reads an integer.
+#[cfg(target_os = "linux")]
+pub fn tcp_unsent_bytes(fd: std::os::fd::RawFd) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: the ioctl writes one c_int through a valid pointer.
+    if unsafe { libc::ioctl(fd, SIOCOUTQNSD, &mut n) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Elsewhere the count is unknown.
+#[cfg(not(target_os = "linux"))]
+pub fn tcp_unsent_bytes(_fd: std::os::fd::RawFd) -> io::Result<usize> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
 /// Raise this process's soft limit on open files to its hard limit, as Go
 /// programs (go2rtc, MediaMTX) do at start-up: each WebSocket viewer holds a
 /// socket and a pipe, and the usual soft limit of 1024 would refuse
@@ -140,5 +166,23 @@ mod tests {
         );
         let e = read(r.as_fd(), &mut b).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn unsent_bytes_grow_while_the_peer_reads_nothing() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut tx = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let _rx = listener.accept().unwrap().0;
+        assert_eq!(tcp_unsent_bytes(tx.as_raw_fd()).unwrap(), 0);
+        tx.set_nonblocking(true).unwrap();
+        let chunk = [0u8; 64 * 1024];
+        while tx.write(&chunk).is_ok() {}
+        assert!(
+            tcp_unsent_bytes(tx.as_raw_fd()).unwrap() > 0,
+            "the receiver's window is full"
+        );
+        assert!(tcp_unsent_bytes(-1).is_err());
     }
 }

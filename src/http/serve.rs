@@ -5,11 +5,14 @@
 //! hyper a private wrapper around the socket, so an upgraded WebSocket could
 //! not get its `TcpStream` back; here hyper sees `TokioIo<TcpStream>`, and
 //! WebSocket viewers can send frames with `splice`
-//! (docs/design/0003-websocket-framing.md, 0005-websocket-fanout.md).
+//! (docs/design/0003-websocket-framing.md, 0005-websocket-fanout.md). Each
+//! request carries its socket's descriptor ([`ConnFd`]) so MJPEG can pace
+//! by the socket (0007-pacing.md).
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -23,6 +26,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_service::Service;
+
+/// The raw descriptor of the TCP connection a request came on, as a
+/// request extension. Only read by `ioctl`, so a stale value can only give
+/// a wrong count; hyper drops a response body before its connection.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnFd(pub RawFd);
 
 /// Socket options for accepted connections.
 #[derive(Debug, Clone, Copy)]
@@ -78,8 +87,10 @@ async fn accept_error(e: std::io::Error) {
 }
 
 async fn connection(tcp: TcpStream, peer: SocketAddr, router: Router, closing: CancellationToken) {
+    let fd = ConnFd(tcp.as_raw_fd());
     let svc = service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
+        req.extensions_mut().insert(fd);
         let mut router = router.clone();
         async move { Ok::<_, Infallible>(router.call(req).await.unwrap_or_else(|e| match e {})) }
     });

@@ -12,13 +12,15 @@ use axum::extract::{FromRef, State};
 use axum::http::header;
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::http::extract::{Id, Query};
+use crate::http::serve::ConnFd;
+use crate::output::pacing::Pace;
 use crate::rendition::jpeg::jpeg;
 use crate::stream::{FrameSubscriber, Hub, OutputKind, PublishedFrame, ViewerGuard};
 
@@ -65,6 +67,7 @@ struct Viewer {
     _guard: ViewerGuard,
     stream: Arc<crate::stream::Stream>,
     token: tokio_util::sync::CancellationToken,
+    pace: Pace,
 }
 
 impl Viewer {
@@ -81,9 +84,31 @@ impl Viewer {
             _ = self.token.cancelled() => None,
         }
     }
+
+    /// Hold `frame`, replaced by any newer one, until the socket has sent
+    /// most of the last frame (docs/design/0007-pacing.md).
+    async fn when_drained(
+        &mut self,
+        mut frame: Arc<PublishedFrame>,
+    ) -> Option<Arc<PublishedFrame>> {
+        while !self.pace.ready() {
+            let wait = self.pace.next_wait();
+            tokio::select! {
+                f = self.sub.next() => frame = f?,
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.token.cancelled() => return None,
+            }
+        }
+        Some(frame)
+    }
 }
 
-async fn mjpeg(State(hub): State<Arc<Hub>>, Id(id): Id, q: Query) -> Result<Response> {
+async fn mjpeg(
+    State(hub): State<Arc<Hub>>,
+    Id(id): Id,
+    q: Query,
+    conn: Option<Extension<ConnFd>>,
+) -> Result<Response> {
     let stream = hub.require(&id)?;
     let viewer = Viewer {
         sub: stream.subscribe(),
@@ -93,16 +118,20 @@ async fn mjpeg(State(hub): State<Arc<Hub>>, Id(id): Id, q: Query) -> Result<Resp
         _guard: stream.viewer(KIND),
         stream,
         token: hub.shutdown_token(),
+        pace: Pace::new(conn.map(|Extension(ConnFd(fd))| fd)),
     };
     let parts = stream::unfold(viewer, |mut v| async move {
         loop {
             let frame = v.next_frame().await?;
+            let frame = v.when_drained(frame).await?;
             let Ok(jpeg) = jpeg(&v.stream, &frame).await else {
                 continue;
             };
             v.last = Some(Instant::now());
             let head = part_header(jpeg.len(), frame.seq, frame.published_unix_us, v.first);
             v.first = false;
+            v.pace.sent(head.len() + jpeg.len());
+            v.pace.sent(head.len() + jpeg.len());
             v.stream
                 .stats
                 .bytes_out

@@ -10,6 +10,7 @@
 
 pub mod hls;
 pub mod mjpeg;
+pub mod pacing;
 pub mod snapshot;
 pub mod whep;
 pub mod ws;

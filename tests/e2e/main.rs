@@ -7,6 +7,7 @@
 
 mod browser;
 mod browser_viewer_rtc;
+mod colours_browser;
 mod ffprobe;
 mod hls;
 mod hls_browser;

@@ -12,6 +12,7 @@ mod embedded;
 mod gallery;
 mod hls;
 mod outputs;
+mod pacing;
 mod publisher;
 mod push;
 mod stall;

@@ -4,13 +4,16 @@
 //! constrained-baseline [`AccessUnit`]s in Annex B form. Every IDR carries
 //! its SPS and PPS, so any keyframe is a place a new viewer can start.
 //! Keyframes come every `keyframe_interval` of *frame time* (pts), and on
-//! request. A change of picture size re-creates the encoder.
+//! request. A change of picture size re-creates the encoder. The SPS
+//! says which colours the picture is in ([`COLOURS`]), so browsers decode
+//! with the matrix the picture was converted with.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use openh264::encoder::{
-    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, Profile, RateControlMode, UsageType,
+    BitRate, ColorPrimaries, Complexity, Encoder, EncoderConfig, FrameRate, Profile,
+    RateControlMode, TransferCharacteristics, UsageType, VuiConfig,
 };
 use openh264::formats::YUVSlices;
 use openh264::OpenH264API;
@@ -19,6 +22,15 @@ use super::nal::{nal_types, nal_units};
 use crate::error::{Error, Result};
 use crate::media::colour::{copy_i420, packed_to_i420};
 use crate::media::{AccessUnit, Frame, FrameData, PixelFormat};
+
+/// The colour description every SPS carries: BT.601 limited-range YUV (the
+/// matrix and range `packed_to_i420` converts with, and that pushed I420
+/// frames are taken to be in) of sRGB pictures (BT.709 primaries, sRGB
+/// transfer). Without it Chromium assumes BT.709 and shows green 0,192,0 as
+/// 0,163,1.
+pub const COLOURS: VuiConfig = VuiConfig::bt601()
+    .color_primaries(ColorPrimaries::Bt709)
+    .transfer_characteristics(TransferCharacteristics::Srgb);
 
 /// What the encoder is asked to do.
 #[derive(Debug, Clone, Copy)]
@@ -182,7 +194,8 @@ impl H264Encoder {
             .complexity(Complexity::Low)
             .num_threads(1)
             .scene_change_detect(false)
-            .background_detection(false);
+            .background_detection(false)
+            .vui(COLOURS);
         let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
             .map_err(|e| Error::internal(format!("H.264 encoder: {e}")))?;
         self.active = Some(Active {

@@ -6,9 +6,12 @@
 //! never interleave bytes, and neither ever waits while holding it. What the
 //! socket cannot take now stays in the outbox: the message being written, a
 //! few small messages, and at most one frame, which a newer frame replaces.
+//! A frame also waits while the socket has not sent most of the last one
+//! (docs/design/0007-pacing.md).
 
 use std::collections::VecDeque;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +23,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::wire::WireFrame;
+use crate::output::pacing::Pace;
 use crate::stream::Stream;
 
 /// Small messages (metadata, pongs) a viewer may have waiting; more are dropped.
@@ -68,6 +72,8 @@ struct Outbox {
     /// No pipe could be made: frames are copied.
     #[cfg(target_os = "linux")]
     no_pipe: bool,
+    /// Holds a frame until the socket has sent most of the last one.
+    pace: Pace,
 }
 
 /// A viewer's connection as the fan-out sees it.
@@ -89,12 +95,16 @@ impl Outlet {
         frameinfo: bool,
         gap: Option<Duration>,
     ) -> Self {
+        let fd = tcp.as_raw_fd();
         Outlet {
             tcp,
             frameinfo,
             gap,
             stream,
-            out: Mutex::new(Outbox::default()),
+            out: Mutex::new(Outbox {
+                pace: Pace::new(Some(fd)),
+                ..Outbox::default()
+            }),
             stuck: Notify::new(),
         }
     }
@@ -119,12 +129,18 @@ impl Outlet {
         }
     }
 
-    /// When a frame held back by the `?fps=` cap may go; `None` when no
-    /// frame is held back by it (one that only waits for room is not).
+    /// When to look again at a frame held back by the `?fps=` cap or by
+    /// pacing (the socket has not sent most of the last frame yet); `None`
+    /// when no frame is held back (one that only waits for room is not).
     pub fn due(&self) -> Option<Instant> {
-        let out = self.out.lock();
+        let mut out = self.out.lock();
         let now = Instant::now();
-        out.next_at.filter(|t| out.frame.is_some() && *t > now)
+        out.frame.as_ref()?; // nothing held
+        if let Some(t) = out.next_at.filter(|t| *t > now) {
+            return Some(t);
+        }
+        let held = out.current.is_none() && !out.pace.ready();
+        held.then(|| now + out.pace.next_wait())
     }
 
     /// Queue a small message (metadata text, pong) and send what can go now.
@@ -200,11 +216,13 @@ impl Outlet {
             return Some(Pending::Small(m));
         }
         let now = Instant::now();
-        if out.next_at.is_some_and(|t| now < t) {
+        if out.next_at.is_some_and(|t| now < t) || out.frame.is_none() || !out.pace.ready() {
             return None;
         }
         let wire = out.frame.take()?;
         out.next_at = self.gap.map(|g| now + g);
+        out.pace
+            .sent((wire.end() - wire.start(self.frameinfo)) as usize);
         let stats = &self.stream.stats;
         stats.bytes_out.fetch_add(wire.jpeg.len() as u64, Relaxed);
         let left = self.load_pipe(out, &wire);
