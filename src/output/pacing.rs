@@ -12,7 +12,7 @@ use std::os::fd::RawFd;
 use std::time::Duration;
 
 /// The first wait before looking at a held-up socket again.
-const FIRST_WAIT: Duration = Duration::from_millis(2);
+const FIRST_WAIT: Duration = Duration::from_millis(16);
 /// The longest wait between two looks (about a frame at 30 fps).
 const LONGEST_WAIT: Duration = Duration::from_millis(32);
 /// A new frame may go once no more than this share of the last one is unsent.
@@ -96,7 +96,7 @@ mod tests {
             "{written} bytes written, the peer reads none"
         );
         let waits: Vec<_> = (0..6).map(|_| pace.next_wait().as_millis()).collect();
-        assert_eq!(waits, [2, 4, 8, 16, 32, 32]);
+        assert_eq!(waits, [16, 32, 32, 32, 32, 32]);
         pace.sent(frame.len());
         assert_eq!(pace.next_wait(), FIRST_WAIT, "a sent frame resets the wait");
         assert!(Pace::new(None).ready(), "an unknown socket is never held");

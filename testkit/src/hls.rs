@@ -1,6 +1,6 @@
 //! HLS helpers for tests: a frame pump that pushes a changing picture at
 //! 30 fps with pts that name the frame, and readers of a media playlist's
-//! segments, tags, preload hint and media sequence.
+//! segments, tags, preload hint and media sequence, and plain GETs.
 
 use std::time::Duration;
 
@@ -71,4 +71,16 @@ pub fn media_sequence(playlist: &str) -> u64 {
         .unwrap()
         .parse()
         .unwrap()
+}
+
+/// GET `url` (panics when the request itself fails).
+pub async fn get(url: &str) -> reqwest::Response {
+    reqwest::get(url).await.expect("request")
+}
+
+/// GET `url`, require 200, and return the body as text.
+pub async fn text(url: &str) -> String {
+    let r = get(url).await;
+    assert_eq!(r.status(), 200, "{url}");
+    r.text().await.unwrap()
 }

@@ -4,20 +4,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use framecast_testkit::hls::{media_sequence, pump, segments};
+use framecast_testkit::hls::{get, media_sequence, pump, segments, text};
 use framecast_testkit::server::{have_tool, TestServer};
 
 const PUSH: &str = "[[stream]]\nid = \"cam\"\nsource = \"push\"\n";
-
-async fn get(url: &str) -> reqwest::Response {
-    reqwest::get(url).await.expect("request")
-}
-
-async fn text(url: &str) -> String {
-    let r = get(url).await;
-    assert_eq!(r.status(), 200, "{url}");
-    r.text().await.unwrap()
-}
 
 /// (codec, width, height, frames, packet pts, seconds from first pts to last end).
 fn ffprobe(path: &Path) -> (String, u32, u32, u32, Vec<f64>, f64) {

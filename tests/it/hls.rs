@@ -4,20 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use framecast_testkit::hls::{media_sequence, preload_hint, pump, segments, tag};
+use framecast_testkit::hls::{get, media_sequence, preload_hint, pump, segments, tag, text};
 use framecast_testkit::server::TestServer;
 
 const PUSH: &str = "[[stream]]\nid = \"cam\"\nsource = \"push\"\n";
-
-async fn get(url: &str) -> reqwest::Response {
-    reqwest::get(url).await.expect("request")
-}
-
-async fn text(url: &str) -> String {
-    let r = get(url).await;
-    assert_eq!(r.status(), 200, "{url}");
-    r.text().await.unwrap()
-}
 
 #[tokio::test]
 async fn blocking_reload_and_the_preload_hinted_part_come_as_soon_as_the_part_exists() {
