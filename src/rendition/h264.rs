@@ -21,7 +21,7 @@ use tokio::sync::{watch, Notify};
 use super::AuFeed;
 use crate::codec::h264::{EncoderSettings, FrameRef, H264Encoder};
 use crate::media::AccessUnit;
-use crate::stream::{FrameSubscriber, Hub, Stream};
+use crate::stream::{FrameSubscriber, Stream};
 
 /// Access units kept for subscribers that are a little behind.
 const RING: usize = 90;
@@ -67,20 +67,13 @@ impl H264Config {
 /// Makes and finds every stream's H.264 rendition, with one set of
 /// encoder settings. Each rendition lives in its stream's derived values.
 pub struct Renditions {
-    hub: Arc<Hub>,
     settings: EncoderSettings,
 }
 
 impl Renditions {
-    /// The hub whose streams these are.
-    pub fn hub(&self) -> &Arc<Hub> {
-        &self.hub
-    }
-
-    /// Renditions for the streams of `hub`, made on demand.
-    pub fn new(hub: Arc<Hub>, config: &H264Config) -> Arc<Self> {
+    /// Renditions with the `[h264]` settings, made on demand per stream.
+    pub fn new(config: &H264Config) -> Arc<Self> {
         Arc::new(Renditions {
-            hub,
             settings: config.settings(),
         })
     }
@@ -393,7 +386,7 @@ impl Drop for H264Subscriber {
 mod tests {
     use super::*;
     use crate::media::Frame;
-    use crate::stream::{HubConfig, StreamId, StreamOptions};
+    use crate::stream::{Hub, HubConfig, StreamId, StreamOptions};
 
     fn hub() -> Arc<Hub> {
         Hub::new(HubConfig {
@@ -415,7 +408,7 @@ mod tests {
         let publisher = hub
             .create(StreamId::parse("a").unwrap(), StreamOptions::new("push"))
             .unwrap();
-        let r = Renditions::new(hub.clone(), &H264Config::default()).get(publisher.stream());
+        let r = Renditions::new(&H264Config::default()).get(publisher.stream());
         let mut first = r.subscribe();
         let color = |i: u64| [(i * 7 % 255) as u8, 100, 50];
         for i in 0..5 {
@@ -451,7 +444,7 @@ mod tests {
             keyframe_interval_ms: 1000,
             ..Default::default()
         };
-        let r = Renditions::new(hub.clone(), &cfg).get(publisher.stream());
+        let r = Renditions::new(&cfg).get(publisher.stream());
         let mut fast = r.subscribe();
         let mut slow = r.subscribe();
         let mut last_seq = 0;
@@ -492,7 +485,7 @@ mod tests {
         let publisher = hub
             .create(StreamId::parse("c").unwrap(), StreamOptions::new("push"))
             .unwrap();
-        let r = Renditions::new(hub.clone(), &H264Config::default()).get(publisher.stream());
+        let r = Renditions::new(&H264Config::default()).get(publisher.stream());
         let mut a = r.subscribe();
         let f = Frame::solid(64, 48, [9, 9, 9]).unwrap();
         publisher.send_at(f, Duration::ZERO).await.unwrap();

@@ -37,7 +37,7 @@ impl AppState {
     /// Build the state: the H.264 renditions, the WebRTC socket, HLS.
     /// `http_addr` is where HTTP listens (WebRTC's port defaults next to it).
     pub async fn new(hub: Arc<Hub>, config: Arc<Config>, http_addr: SocketAddr) -> Result<Self> {
-        let h264 = Renditions::new(hub.clone(), &config.h264);
+        let h264 = Renditions::new(&config.h264);
         let rtc = Rtc::start(&config.webrtc, http_addr, hub.shutdown_token()).await?;
         let hls = Hls::new(&config.hls, h264.clone());
         let push = PushState {
