@@ -28,8 +28,9 @@ enum Command {
 
 #[derive(clap::Args, Clone, Default)]
 struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, env = "FRAMECAST_LISTEN")]
+    /// Address to listen on: HOST:PORT, :PORT (every interface) or PORT
+    /// (loopback) [default: 127.0.0.1:8080].
+    #[arg(long, env = "FRAMECAST_LISTEN", value_parser = listen_addr)]
     listen: Option<SocketAddr>,
     /// A TOML config file.
     #[arg(long, env = "FRAMECAST_CONFIG")]
@@ -100,12 +101,22 @@ fn build_config(args: &ServeArgs) -> framecast::Result<Config> {
     Ok(cfg)
 }
 
+/// `--listen` as people write it (see `parse_listen`).
+fn listen_addr(text: &str) -> Result<SocketAddr, String> {
+    framecast::config::parse_listen(text).map_err(|e| e.message().to_string())
+}
+
 fn main() -> std::process::ExitCode {
+    // Logs go to stderr, in colour only on a terminal: piped output stays
+    // plain text, and stdout keeps just the URLs printed at start-up.
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "framecast=info,warn".into()),
         )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     let args = match cli.command {

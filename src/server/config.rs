@@ -141,6 +141,32 @@ impl Config {
     }
 }
 
+/// A listen address as people write it: `127.0.0.1:8080`, `[::1]:8080`,
+/// `localhost:8080`, `:8080` (every interface, as go2rtc and MediaMTX read
+/// it) or a bare port `8080` (loopback, the safe default host).
+pub fn parse_listen(text: &str) -> Result<SocketAddr> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let bad = || {
+        Error::bad_request(format!(
+            "cannot listen on {text:?}: write HOST:PORT (127.0.0.1:8080, localhost:8080), :PORT for every interface, or PORT"
+        ))
+    };
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Some(port) = text.strip_prefix(':') {
+        let port = port.parse::<u16>().map_err(|_| bad())?;
+        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    use std::net::ToSocketAddrs;
+    let mut addrs: Vec<SocketAddr> = text.to_socket_addrs().map_err(|_| bad())?.collect();
+    addrs.sort_by_key(|a| !a.is_ipv4());
+    addrs.into_iter().next().ok_or_else(bad)
+}
+
 fn describe(text: &str, e: &toml::de::Error) -> String {
     let msg = e.message().trim();
     match e.span() {
@@ -181,6 +207,24 @@ mod tests {
             c.push.allow_create,
             crate::source::push::AllowCreate::Localhost
         );
+    }
+
+    #[test]
+    fn listen_addresses_as_people_write_them() {
+        let p = |s| parse_listen(s).map(|a| a.to_string());
+        assert_eq!(p("127.0.0.1:9000").unwrap(), "127.0.0.1:9000");
+        assert_eq!(p("8080").unwrap(), "127.0.0.1:8080");
+        assert_eq!(p(":8080").unwrap(), "0.0.0.0:8080");
+        assert_eq!(p("localhost:8080").unwrap(), "127.0.0.1:8080");
+        assert_eq!(p("[::1]:8080").unwrap(), "[::1]:8080");
+        for bad in ["", ":", "host", ":99999", "localhost:x"] {
+            let e = parse_listen(bad).unwrap_err();
+            assert!(
+                e.message().contains("HOST:PORT"),
+                "{bad:?}: {}",
+                e.message()
+            );
+        }
     }
 
     #[test]
