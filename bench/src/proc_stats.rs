@@ -72,7 +72,11 @@ impl ServerProcess {
         let port = free_port()?;
         let bin = binary.unwrap_or("target/release/framecast");
         let listen = format!("127.0.0.1:{port}");
+        // Logs are on stderr since the server moved them there: keep the
+        // tables readable (warnings still show) unless RUST_LOG says otherwise.
+        let log = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
         let child = Command::new(bin)
+            .env("RUST_LOG", log)
             .arg("serve")
             .args(["--listen", &listen])
             .args(args)
